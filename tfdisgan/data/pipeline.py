@@ -235,7 +235,6 @@ def _streaming_dataset(info, manifest, batch_size, input_context, seed, shuffle,
         options.experimental_distribute.auto_shard_policy = policy.FILE if by_file else policy.DATA
     if shuffle:
         file_ds = file_ds.shuffle(len(files), seed=seed, reshuffle_each_iteration=True)
-    parse = tfrecords._parse_record(manifest.get("encoding", "raw"), manifest["resolution"])
     ds = file_ds.interleave(
         tf.data.TFRecordDataset,
         cycle_length=min(len(files), 8),
@@ -244,8 +243,8 @@ def _streaming_dataset(info, manifest, batch_size, input_context, seed, shuffle,
     )
     if input_context is not None and pipelines > 1 and not by_file:
         ds = ds.shard(pipelines, input_context.input_pipeline_id)
-    ds = ds.map(parse, num_parallel_calls=tf.data.AUTOTUNE)
     if shuffle:
+        # Shuffle the serialized records: cheap to move, and parsed a whole batch at a time.
         image_bytes = manifest["resolution"] ** 2 * 3
         buffer = int(np.clip(_SHUFFLE_BUFFER_BYTES // image_bytes, 64, 10000))
         ds = ds.shuffle(buffer, seed=seed, reshuffle_each_iteration=True)
@@ -253,17 +252,20 @@ def _streaming_dataset(info, manifest, batch_size, input_context, seed, shuffle,
         ds = ds.repeat()
     ds = ds.batch(per_replica, drop_remainder=True)
     if start_step:
-        # Streaming order is reproducible but not random-access: resume by skipping batches.
+        # Streaming order is reproducible but not random-access: resume by skipping batches
+        # (before parsing them, so skipping costs reading only).
         ds = ds.skip(start_step)
+    parse = tfrecords._parse_batch(manifest.get("encoding", "raw"), manifest["resolution"])
+    ds = ds.map(parse, num_parallel_calls=tf.data.AUTOTUNE)
     if mirror:
         def flip(step, batch):
             images, labels = batch
             coins = tf.random.stateless_uniform([tf.shape(images)[0]], seed=[seed, step])
-            flipped = tf.where(coins[:, None, None, None] < 0.5, images[:, :, ::-1], images)
+            flipped = tf.where(coins[:, None, None, None] < 0.5, tf.reverse(images, [2]), images)
             return flipped, labels
 
         ds = ds.enumerate(start=start_step).map(flip, num_parallel_calls=tf.data.AUTOTUNE)
-    return ds.with_options(options)
+    return ds.map(_to_float, num_parallel_calls=tf.data.AUTOTUNE).with_options(options)
 
 
 def load_dataset(
@@ -343,7 +345,7 @@ def load_dataset(
             return _streaming_dataset(
                 info, manifest, batch_size, input_context, seed, shuffle, repeat, mirror,
                 start_step,
-            ).map(_to_float, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
+            ).prefetch(tf.data.AUTOTUNE)
     images, labels = _load_arrays(info, resolution, seed, verify_checksums, num_workers)
     if keep is not None:
         mask = np.isin(labels, keep)

@@ -359,21 +359,43 @@ def read_manifest(path, verify_checksums=True):
     return manifest
 
 
+_FEATURES = {
+    "image": tf.io.FixedLenFeature([], tf.string),
+    "shape": tf.io.FixedLenFeature([3], tf.int64),
+    "label": tf.io.FixedLenFeature([], tf.int64),
+}
+
+
 def _parse_record(encoding, resolution):
-    spec = {
-        "image": tf.io.FixedLenFeature([], tf.string),
-        "shape": tf.io.FixedLenFeature([3], tf.int64),
-        "label": tf.io.FixedLenFeature([], tf.int64),
-    }
+    """A map fn: serialized Example -> (uint8 [H,W,3], int32 label)."""
 
     def parse(record):
-        example = tf.io.parse_single_example(record, spec)
+        example = tf.io.parse_single_example(record, _FEATURES)
         if encoding == "png":
             image = tf.io.decode_png(example["image"], channels=3)
         else:
             image = tf.reshape(tf.io.decode_raw(example["image"], tf.uint8), example["shape"])
         image = tf.ensure_shape(image, [resolution, resolution, 3])
         return image, tf.cast(example["label"], tf.int32)
+
+    return parse
+
+
+def _parse_batch(encoding, resolution):
+    """A map fn on a batch of serialized Examples: one vectorised parse, uint8 [B,H,W,3]."""
+    if encoding == "png":
+        single = _parse_record(encoding, resolution)
+        spec = (
+            tf.TensorSpec([resolution, resolution, 3], tf.uint8),
+            tf.TensorSpec([], tf.int32),
+        )
+        return lambda records: tf.map_fn(single, records, fn_output_signature=spec)
+
+    def parse(records):
+        examples = tf.io.parse_example(records, _FEATURES)
+        flat = tf.io.decode_raw(examples["image"], tf.uint8)
+        images = tf.reshape(flat, [-1, resolution, resolution, 3])
+        return images, tf.cast(examples["label"], tf.int32)
 
     return parse
 
