@@ -27,6 +27,7 @@ setup(
         "numpy>=1.26,<3",
         "Pillow>=10.0,<14",
         "absl-py>=2.1,<3",
+        "tensorboard>=2.20,<3",
     ],
     extras_require={
         "test": ["pytest>=8,<10"],

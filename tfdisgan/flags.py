@@ -35,3 +35,82 @@ def define_dataset_tool_flags():
     flags.DEFINE_integer("workers", None, "Decoding processes (default: all cores).")
     flags.DEFINE_integer("seed", 0, "Seed of the shard assignment and of procedural scenes.")
     flags.mark_flags_as_required(["source", "dest"])
+
+
+_TRAIN_HELP = {
+    "data": "Dataset: folder of shards (dataset_tool), folder of images, or procedural:N.",
+    "outdir": "Parent folder of the run folders.",
+    "model": "Model family: dcgan.",
+    "resolution": "Image side in pixels (power of two); must match a shard dataset.",
+    "classes": "Comma-separated class names or ids to train on (default: all).",
+    "conditional": "Condition G and D on the class labels.",
+    "batch": "Global batch size (split over replicas).",
+    "kimg": "Training length in thousands of real images (or --steps).",
+    "steps": "Training length in steps (or --kimg).",
+    "g_lr": "Generator Adam learning rate.",
+    "d_lr": "Discriminator Adam learning rate.",
+    "beta1": "Adam beta_1.",
+    "beta2": "Adam beta_2.",
+    "augment": "Augmentation: none | diffaugment | classic (reals only, leaks by design).",
+    "diffaugment": "DiffAugment policy, e.g. color,translation,cutout.",
+    "mirror": "Random x-flips of the reals in the input pipeline (dataset x2).",
+    "r1_gamma": "R1 regularisation weight (0: off).",
+    "r1_interval": "Apply R1 every this many steps (lazy regularisation).",
+    "ema_kimg": "Generator EMA half-life in kimg.",
+    "ema_rampup": "EMA ramp-up ratio (half-life <= kimg * ramp-up); 0: no ramp-up.",
+    "z_dim": "Latent size.",
+    "base_channels": "DCGAN width: channels at the highest resolution.",
+    "max_channels": "DCGAN channel cap.",
+    "seed": "Seed of weights, data order, latents and augmentation.",
+    "tick_kimg": "kimg between log.jsonl lines.",
+    "snapshot_ticks": "Ticks between sample grids and checkpoints.",
+    "keep_checkpoints": "Number of latest checkpoints kept.",
+    "best_metric": "Log key whose lowest value's checkpoint is kept in checkpoints/best.",
+    "grid_seeds": "Images in each sample grid.",
+    "resume": "Resume: a run folder, or auto (newest run of the same name in --outdir).",
+    "run_name": "Run folder name after the number (default: data-modelRES-augment).",
+}
+
+
+def define_train_flags(flag_values=None):
+    """Flags of scripts/train.py: one per `training.TrainConfig` field, same defaults.
+
+    Args:
+        flag_values: `absl.flags.FlagValues` to define them in (default the global FLAGS).
+    """
+    import dataclasses
+    import types
+
+    from tfdisgan.training import TrainConfig
+
+    flag_values = flags.FLAGS if flag_values is None else flag_values
+    defaults = TrainConfig()
+    for field in dataclasses.fields(TrainConfig):
+        name, default, kind = field.name, getattr(defaults, field.name), field.type
+        if isinstance(kind, types.UnionType):  # "int | None" and friends
+            kind = next(t for t in kind.__args__ if t is not type(None))
+        help_text = _TRAIN_HELP[name]
+        if kind is bool:
+            flags.DEFINE_boolean(name, default, help_text, flag_values=flag_values)
+        elif kind is int:
+            flags.DEFINE_integer(name, default, help_text, flag_values=flag_values)
+        elif kind is float:
+            flags.DEFINE_float(name, default, help_text, flag_values=flag_values)
+        elif kind is tuple:
+            flags.DEFINE_list(name, list(default), help_text, flag_values=flag_values)
+        else:
+            flags.DEFINE_string(name, default, help_text, flag_values=flag_values)
+
+
+def train_config_from_flags(values=None):
+    """A `training.TrainConfig` from the parsed flags (typed, nothing else)."""
+    import dataclasses
+
+    from tfdisgan.training import TrainConfig
+
+    values = values or flags.FLAGS
+    kwargs = {}
+    for field in dataclasses.fields(TrainConfig):
+        value = values[field.name].value
+        kwargs[field.name] = tuple(value) if isinstance(value, list) else value
+    return TrainConfig(**kwargs)

@@ -1,0 +1,38 @@
+"""Train a GAN: python scripts/train.py --flagfile=configs/demo.cfg [--flag=value ...]
+
+Flags given after --flagfile override the file. Every flag is listed by --helpfull; the run
+folder's flags.txt is the resolved configuration and can itself be used as a flagfile.
+"""
+
+import sys
+
+from absl import app
+
+from tfdisgan import flags as tfd_flags
+
+tfd_flags.define_train_flags()
+
+
+def main(argv):
+    if len(argv) > 1:
+        raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
+    from tfdisgan import callbacks, training
+    from tfdisgan.data import DatasetError
+
+    config = tfd_flags.train_config_from_flags()
+    try:
+        run_dir = training.run(config)
+    except (training.ConfigError, DatasetError) as error:
+        print(f"train: error: {error}", file=sys.stderr)
+        return 2
+    except callbacks.TrainingDiverged as error:
+        print(f"train: {error}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+    print(f"Done: {run_dir}")
+    return 0
+
+
+if __name__ == "__main__":
+    app.run(main)

@@ -1,0 +1,224 @@
+"""Tests of tfdisgan.training and scripts/train.py: flags, run folder, exact resume, kills."""
+
+import dataclasses
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from tfdisgan import callbacks, training
+from tfdisgan.data import describe, tfrecords
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+TINY = dict(data="procedural:64", resolution=16, base_channels=8, max_channels=32, z_dim=16,
+            batch=8, tick_kimg=0.016, snapshot_ticks=2, grid_seeds=4, ema_kimg=0.05)
+
+
+def _config(outdir, **overrides):
+    return training.TrainConfig(outdir=outdir, **{**TINY, **overrides})
+
+
+def _restore_weights(run_dir, config):
+    info = describe(config.data)
+    resolution, _, num_classes = training.validate(config, info)
+    model, step = training.build_model(config, resolution, num_classes,
+                                       tf.distribute.get_strategy())
+    checkpoint = training.make_checkpoint(model, step)
+    checkpoint.restore(tf.train.latest_checkpoint(os.path.join(run_dir, "checkpoints")))
+    weights = [v.numpy() for v in model.generator.weights + model.discriminator.weights
+               + model.generator_ema.weights]
+    optimizer = [v.numpy() for v in model.g_optimizer.variables]
+    return int(step.numpy()), weights, optimizer
+
+
+class ValidateTest(tf.test.TestCase):
+    def test_errors_name_the_flag(self):
+        data = os.path.join(self.get_temp_dir(), "d16")
+        tfrecords.build_dataset("procedural:8", data, resolution=16, verbose=False)
+        info = describe(data)
+        cases = [
+            (dict(data=data, resolution=32, steps=1), "--resolution: 32 does not match"),
+            (dict(data=data, classes=("volcano",), steps=1), "--classes: Unknown class"),
+            (dict(data=data, batch=6, steps=1), "--batch: 6 is not divisible by the 4"),
+            (dict(data=data, kimg=1.0, steps=1), "--kimg: give exactly one"),
+            (dict(data=data), "--kimg: give exactly one"),
+            (dict(data=data, augment="ada", steps=1), "--augment: must be one of"),
+            (dict(data=data, diffaugment="color,zoom", steps=1), "--diffaugment:.*zoom"),
+            (dict(data=data, resolution=None, model="stylegan9", steps=1), "--model"),
+        ]
+        for overrides, message in cases:
+            with self.subTest(message=message):
+                config = dataclasses.replace(training.TrainConfig(), **overrides)
+                with self.assertRaisesRegex(training.ConfigError, message):
+                    training.validate(config, info, num_replicas=4)
+        procedural = describe("procedural:8")
+        with self.assertRaisesRegex(training.ConfigError, "--resolution: must be a power"):
+            training.validate(training.TrainConfig(resolution=48, steps=1), procedural)
+        ok = training.validate(training.TrainConfig(data=data, classes=("flood",), steps=1,
+                                                    conditional=True), info)
+        self.assertEqual(ok, (16, (3,), 4))
+
+    def test_flags_txt_round_trips_through_absl(self):
+        from absl import flags as absl_flags
+
+        from tfdisgan import flags as tfd_flags
+
+        values = absl_flags.FlagValues()
+        tfd_flags.define_train_flags(values)
+        config = _config("/tmp/x", classes=("flood", "wildfire"), steps=5, conditional=True,
+                         ema_rampup=0.0)
+        path = os.path.join(self.get_temp_dir(), "flags.txt")
+        with open(path, "w") as handle:
+            handle.write(config.to_flags())
+        values(["train.py", f"--flagfile={path}"])
+        self.assertEqual(tfd_flags.train_config_from_flags(values), config)
+        with self.assertRaises(absl_flags.UnrecognizedFlagError):
+            values(["train.py", "--no_such_flag=1"])
+
+
+class RunTest(tf.test.TestCase):
+    def test_run_folder_contents(self):
+        outdir = self.get_temp_dir()
+        run_dir = training.run(_config(outdir, steps=4, conditional=True), verbose=False)
+        self.assertTrue(os.path.basename(run_dir).startswith("00000-procedural64-dcgan16"))
+        names = set(os.listdir(run_dir))
+        for name in ("flags.txt", "config.json", "log.jsonl", "checkpoints", "tensorboard"):
+            self.assertIn(name, names)
+        self.assertTrue(any(n.startswith("fakes") and n.endswith(".png") for n in names))
+        with open(os.path.join(run_dir, "log.jsonl")) as handle:
+            lines = [json.loads(line) for line in handle]
+        self.assertEqual([line["step"] for line in lines], [2, 4])
+        for key in ("kimg", "d_loss", "g_loss", "d_real", "d_fake", "img_per_s",
+                    "sec_per_kimg", "host_peak_mb"):
+            self.assertIn(key, lines[0])
+        self.assertIn("--conditional", open(os.path.join(run_dir, "flags.txt")).read())
+        self.assertEqual(os.listdir(os.path.join(run_dir, "tensorboard")) != [], True)
+
+    def test_resume_equals_uninterrupted_training(self):
+        outdir = self.get_temp_dir()
+        straight = training.run(_config(outdir, steps=6, run_name="straight"), verbose=False)
+        first = training.run(_config(outdir, steps=3, run_name="split"), verbose=False)
+        resumed = training.run(_config(outdir, steps=6, run_name="split", resume="auto"),
+                               verbose=False)
+        self.assertEqual(first, resumed)
+        config = _config(outdir, steps=6)
+        step_a, weights_a, opt_a = _restore_weights(straight, config)
+        step_b, weights_b, opt_b = _restore_weights(resumed, config)
+        self.assertEqual((step_a, step_b), (6, 6))
+        for a, b in zip(weights_a + opt_a, weights_b + opt_b):
+            self.assertAllClose(a, b, atol=1e-5, rtol=1e-5)
+        with open(os.path.join(resumed, "log.jsonl")) as handle:
+            steps = [json.loads(line)["step"] for line in handle]
+        self.assertEqual(steps, [2, 3, 4, 6])  # step 3: the first run's closing tick
+
+    def test_resume_refuses_changed_architecture(self):
+        outdir = self.get_temp_dir()
+        run_dir = training.run(_config(outdir, steps=2), verbose=False)
+        with self.assertRaisesRegex(training.ConfigError, "--base_channels: is 16"):
+            training.run(_config(outdir, steps=4, base_channels=16, resume=run_dir),
+                         verbose=False)
+        with self.assertRaisesRegex(training.ConfigError, "--resume: run folder"):
+            training.run(_config(outdir, steps=4, resume=os.path.join(outdir, "nope")),
+                         verbose=False)
+
+
+class NaNGuardTest(tf.test.TestCase):
+    def test_nan_stops_before_the_checkpoint_is_saved(self):
+        step = tf.Variable(0, dtype=tf.int64)
+        saved = []
+
+        class Manager:
+            latest_checkpoint = None
+
+            def save(self, checkpoint_number):
+                saved.append(checkpoint_number)
+
+        model = keras.Model()
+        callback_list = keras.callbacks.CallbackList(
+            [callbacks.NaNGuard(), callbacks.CheckpointSaver(Manager(), step, every_steps=1)],
+            model=model,
+        )
+        callback_list.on_train_batch_end(0, {"d_loss": 0.5})
+        self.assertEqual(saved, [1])
+        with self.assertRaisesRegex(callbacks.TrainingDiverged, "Non-finite g_loss at step 2"):
+            callback_list.on_train_batch_end(1, {"d_loss": 0.5, "g_loss": float("nan")})
+        self.assertEqual(saved, [1])
+        self.assertEqual(int(step.numpy()), 1)
+
+
+class ScriptTest(tf.test.TestCase):
+    """scripts/train.py as a user runs it: flagfile + overrides, Ctrl-C, kill -9, resume."""
+
+    def _command(self, outdir, *extra):
+        cfg = os.path.join(self.get_temp_dir(), "tiny.cfg")
+        with open(cfg, "w") as handle:
+            handle.write(_config(outdir, steps=400, tick_kimg=0.008, snapshot_ticks=1)
+                         .to_flags().replace("--resume=\n", ""))
+        return [sys.executable, os.path.join(REPO, "scripts", "train.py"), f"--flagfile={cfg}",
+                *extra]
+
+    def _env(self):
+        return dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", PYTHONPATH=REPO)
+
+    def _wait_for_checkpoint(self, outdir, process, minimum=2, timeout=120):
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            runs = [os.path.join(outdir, d) for d in os.listdir(outdir)] if os.path.isdir(
+                outdir) else []
+            for run_dir in runs:
+                latest = tf.train.latest_checkpoint(os.path.join(run_dir, "checkpoints"))
+                if latest and int(latest.rsplit("-", 1)[1]) >= minimum:
+                    return run_dir
+            self.assertIsNone(process.poll(), "training exited early")
+            time.sleep(0.2)
+        self.fail("no checkpoint appeared")
+
+    def test_bad_flag_fails_naming_it(self):
+        outdir = self.get_temp_dir()
+        result = subprocess.run(self._command(outdir, "--classes=volcano"), capture_output=True,
+                                text=True, env=self._env(), timeout=120)
+        self.assertEqual(result.returncode, 2)
+        self.assertIn("--classes", result.stderr)
+        result = subprocess.run(self._command(outdir, "--no_such_flag=3"), capture_output=True,
+                                text=True, env=self._env(), timeout=120)
+        self.assertNotEqual(result.returncode, 0)
+        self.assertIn("no_such_flag", result.stderr)
+
+    def test_ctrl_c_saves_and_kill_9_resumes(self):
+        outdir = os.path.join(self.get_temp_dir(), "runs")
+        process = subprocess.Popen(self._command(outdir), env=self._env(),
+                                   stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        run_dir = self._wait_for_checkpoint(outdir, process)
+        process.send_signal(signal.SIGINT)
+        _, stderr = process.communicate(timeout=60)
+        self.assertEqual(process.returncode, 130, stderr)
+        self.assertIn("Interrupted at step", stderr)
+        latest = tf.train.latest_checkpoint(os.path.join(run_dir, "checkpoints"))
+        interrupted_step = int(latest.rsplit("-", 1)[1])
+
+        # Resume, then kill -9 in the middle of training (possibly mid-save).
+        process = subprocess.Popen(self._command(outdir, "--resume=auto"), env=self._env(),
+                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self._wait_for_checkpoint(outdir, process, minimum=interrupted_step + 2)
+        time.sleep(np.random.default_rng().uniform(0.0, 0.5))
+        process.kill()
+        process.wait(timeout=30)
+        # The latest checkpoint always restores, and the run finishes from it.
+        result = subprocess.run(self._command(outdir, "--resume=auto", "--steps=" + str(
+            interrupted_step + 12)), capture_output=True, text=True, env=self._env(),
+            timeout=300)
+        self.assertEqual(result.returncode, 0, result.stderr[-2000:])
+        self.assertIn("Resumed", result.stdout)
+        latest = tf.train.latest_checkpoint(os.path.join(run_dir, "checkpoints"))
+        self.assertEqual(int(latest.rsplit("-", 1)[1]), interrupted_step + 12)
+        self.assertLen([d for d in os.listdir(outdir)], 1)  # one run folder, resumed
+
+
+if __name__ == "__main__":
+    tf.test.main()

@@ -1,0 +1,259 @@
+"""Keras callbacks for GAN runs: sample grids, checkpoints, JSONL/TensorBoard logs, NaN guard.
+
+They work with `model.fit` and with the training loop of `tfdisgan.training` alike (which
+drives them through `keras.callbacks.CallbackList`). Step counts are global train steps;
+`logs` are the model's tracker results.
+
+Example:
+    >>> model.fit(ds, steps_per_epoch=100, epochs=10, callbacks=[
+    ...     SnapshotGrid("runs/x", every_steps=200), NaNGuard()])
+"""
+
+import json
+import math
+import os
+import resource
+import time
+
+import keras
+import numpy as np
+import tensorflow as tf
+from PIL import Image
+
+
+class TrainingDiverged(RuntimeError):
+    """A loss or metric became NaN/Inf; training stopped before saving the bad state."""
+
+
+def image_grid(images, columns=None):
+    """Tiles uint8 images [N,H,W,C] into one [rows*H, columns*W, C] array (row-major)."""
+    images = np.asarray(images)
+    count, height, width, channels = images.shape
+    columns = columns or int(math.ceil(math.sqrt(count)))
+    rows = int(math.ceil(count / columns))
+    grid = np.zeros((rows * height, columns * width, channels), images.dtype)
+    for index, image in enumerate(images):
+        row, col = divmod(index, columns)
+        grid[row * height : (row + 1) * height, col * width : (col + 1) * width] = image
+    return grid
+
+
+def save_png(array, path):
+    """Writes a uint8 image atomically (temporary file, then rename)."""
+    tmp = f"{path}.tmp.png"
+    Image.fromarray(np.asarray(array).squeeze()).save(tmp)
+    os.replace(tmp, path)
+
+
+def grid_labels(num_images, num_classes, columns):
+    """Class ids for a sample grid: one class per row, cycling; None when unconditional."""
+    if not num_classes:
+        return None
+    return (np.arange(num_images) // columns % num_classes).astype(np.int32)
+
+
+class SnapshotGrid(keras.callbacks.Callback):
+    """Writes a grid of EMA-generator samples at fixed seeds every `every_steps` steps.
+
+    Files are `fakesNNNNNN.png` named by kimg (like stylegan2-ada), plus a TensorBoard image
+    summary when `writer` is given. Conditional models get one class per grid row.
+
+    Args:
+        outdir: str, run folder.
+        every_steps: int, steps between grids (also written at train end).
+        seeds: sequence of int, latent seeds (default 0..31).
+        columns: int, grid width (default 8).
+        psi: float, truncation for the grid.
+        writer: `tf.summary` writer or None.
+        step_offset: int, global step of the first batch (when resuming).
+    """
+
+    def __init__(self, outdir, every_steps, seeds=None, columns=8, psi=1.0, writer=None,
+                 step_offset=0):
+        super().__init__()
+        if every_steps < 1:
+            raise ValueError(f"every_steps must be >= 1. Received every_steps={every_steps}")
+        self.outdir, self.every_steps = outdir, int(every_steps)
+        self.seeds = list(range(32) if seeds is None else seeds)
+        self.columns, self.psi, self.writer = columns, psi, writer
+        self.step = step_offset
+        self.last_path = None
+
+    def write(self):
+        model = self.model
+        labels = grid_labels(len(self.seeds), model.num_classes, self.columns)
+        images = model.generate(seeds=self.seeds, labels=labels, psi=self.psi)
+        grid = image_grid(images, self.columns)
+        kimg = int(model.cur_nimg.numpy()) // 1000
+        path = os.path.join(self.outdir, f"fakes{kimg:06d}.png")
+        save_png(grid, path)
+        self.last_path = path
+        if self.writer is not None:
+            with self.writer.as_default():
+                tf.summary.image("fakes", grid[None], step=self.step)
+        return path
+
+    def on_train_begin(self, logs=None):
+        if self.step == 0:
+            self.write()
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.step += 1
+        if self.step % self.every_steps == 0:
+            self.write()
+
+    def on_train_end(self, logs=None):
+        if self.last_path is None or not self.last_path.endswith(
+            f"{int(self.model.cur_nimg.numpy()) // 1000:06d}.png"
+        ):
+            self.write()
+
+
+class CheckpointSaver(keras.callbacks.Callback):
+    """Saves a `tf.train.CheckpointManager` every `every_steps` steps and at train end.
+
+    TensorFlow writes the checkpoint files first and then atomically replaces the
+    `checkpoint` index file, so a process killed at any moment leaves the previous
+    checkpoint intact and `latest_checkpoint` never points at a partial one.
+
+    Args:
+        manager: `tf.train.CheckpointManager` (keep-last-N is its `max_to_keep`).
+        step_variable: int64 `tf.Variable` holding the global step (saved in the checkpoint).
+        every_steps: int, steps between saves.
+        best_manager: optional `tf.train.CheckpointManager` for the best value of `monitor`.
+        monitor: str, log key for `best_manager` (lower is better unless `mode="max"`).
+    """
+
+    def __init__(self, manager, step_variable, every_steps, best_manager=None, monitor=None,
+                 mode="min"):
+        super().__init__()
+        self.manager, self.step_variable = manager, step_variable
+        self.every_steps = int(every_steps)
+        self.best_manager, self.monitor, self.mode = best_manager, monitor, mode
+        self.best = None
+        self.last_saved = None
+
+    def save(self):
+        step = int(self.step_variable.numpy())
+        if self.last_saved != step:
+            self.manager.save(checkpoint_number=step)
+            self.last_saved = step
+        return self.manager.latest_checkpoint
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.step_variable.assign_add(1)
+        step = int(self.step_variable.numpy())
+        if step % self.every_steps == 0:
+            self.save()
+        if self.best_manager is not None and logs and self.monitor in logs:
+            value = float(np.asarray(logs[self.monitor]).reshape(-1)[0])
+            better = self.best is None or (
+                value < self.best if self.mode == "min" else value > self.best
+            )
+            if better and math.isfinite(value):
+                self.best = value
+                self.best_manager.save(checkpoint_number=step)
+
+    def on_train_end(self, logs=None):
+        self.save()
+
+
+def memory_stats():
+    """Peak host RSS and current GPU memory in MB (what log.jsonl reports)."""
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+    stats = {"host_peak_mb": round(peak, 1)}
+    for index, _ in enumerate(tf.config.list_physical_devices("GPU")):
+        info = tf.config.experimental.get_memory_info(f"GPU:{index}")
+        stats[f"gpu{index}_mb"] = round(info["current"] / 2**20, 1)
+        stats[f"gpu{index}_peak_mb"] = round(info["peak"] / 2**20, 1)
+    return stats
+
+
+class JsonlLogger(keras.callbacks.Callback):
+    """Appends one JSON line per tick to `log.jsonl` and writes TensorBoard scalars.
+
+    A line holds step, kimg, every log value, img/s, sec/kimg and memory; ticks are every
+    `tick_steps` steps.
+
+    Args:
+        path: str, the log.jsonl path (appended to, so a resumed run continues it).
+        tick_steps: int, steps per tick.
+        global_batch: int, images per step (for img/s and kimg).
+        writer: `tf.summary` writer or None.
+        step_offset: int, global step of the first batch (when resuming).
+    """
+
+    def __init__(self, path, tick_steps, global_batch, writer=None, step_offset=0):
+        super().__init__()
+        self.path, self.tick_steps = path, int(tick_steps)
+        self.global_batch, self.writer = int(global_batch), writer
+        self.step = step_offset
+        self.tick_start = None
+        self.tick_first_step = step_offset
+        self.last = None
+
+    def on_train_begin(self, logs=None):
+        self.tick_start = time.perf_counter()
+        self.tick_first_step = self.step
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.step += 1
+        if self.step % self.tick_steps == 0:
+            self.write(logs)
+
+    def write(self, logs):
+        steps = self.step - self.tick_first_step
+        if steps <= 0:
+            return None
+        seconds = time.perf_counter() - self.tick_start
+        images = steps * self.global_batch
+        entry = {
+            "step": self.step,
+            "kimg": round(int(self.model.cur_nimg.numpy()) / 1000.0, 3),
+            "time": round(time.time(), 3),
+        }
+        for key, value in (logs or {}).items():
+            entry[key] = float(np.asarray(value).reshape(-1)[0])
+        entry["img_per_s"] = round(images / max(seconds, 1e-9), 3)
+        entry["sec_per_kimg"] = round(seconds / images * 1000.0, 3)
+        entry.update(memory_stats())
+        with open(self.path, "a", encoding="utf-8") as handle:
+            handle.write(json.dumps(entry) + "\n")
+        if self.writer is not None:
+            with self.writer.as_default():
+                for key, value in entry.items():
+                    if key not in ("step", "time"):
+                        tf.summary.scalar(key, value, step=self.step)
+            self.writer.flush()
+        self.tick_start, self.tick_first_step = time.perf_counter(), self.step
+        self.last = entry
+        return entry
+
+    def on_train_end(self, logs=None):
+        if self.step != self.tick_first_step:
+            self.write(logs)
+
+
+class NaNGuard(keras.callbacks.Callback):
+    """Stops training with `TrainingDiverged` as soon as any log value is NaN or Inf.
+
+    Place it first in the callback list: the checkpoint callbacks after it then never save
+    the diverged state, so the last good checkpoint stays the latest.
+    """
+
+    def __init__(self, step_offset=0):
+        super().__init__()
+        self.step = step_offset
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.step += 1
+        bad = [
+            key for key, value in (logs or {}).items()
+            if not np.all(np.isfinite(np.asarray(value, dtype=np.float64)))
+        ]
+        if bad:
+            raise TrainingDiverged(
+                f"Non-finite {', '.join(sorted(bad))} at step {self.step}; training stopped. "
+                "The last checkpoint before this step is intact: lower the learning rates, "
+                "raise r1_gamma or check the data, then resume."
+            )

@@ -1,0 +1,397 @@
+"""The training run behind scripts/train.py: run folder, checkpoints, exact resume, logging.
+
+`TrainConfig` holds every setting of a run with its default; `run(config)` validates it
+(errors name the flag), creates or resumes the run folder, builds the model in the
+distribution strategy's scope and trains with Keras' own compiled train function, driving
+the callbacks of `tfdisgan.callbacks` like `fit` does.
+
+Resume is exact: the checkpoint holds G, D, G_ema, both optimizers, the step, the image
+count and every random-number state; the input order is a pure function of (seed, step)
+(`load_dataset(start_step=...)`), so a run stopped at step k and resumed reaches the same
+weights as an uninterrupted one.
+
+Run folder::
+
+    RUN_DIR/flags.txt        the fully resolved flags (--name=value, usable as --flagfile)
+    RUN_DIR/config.json      the same as JSON, compared on resume
+    RUN_DIR/log.jsonl        one line per tick
+    RUN_DIR/fakesNNNNNN.png  sample grids at fixed seeds
+    RUN_DIR/checkpoints/     tf.train.CheckpointManager (keep last N)
+    RUN_DIR/checkpoints/best/  the best by --best_metric, if set
+    RUN_DIR/tensorboard/     scalars and sample grids
+"""
+
+import dataclasses
+import json
+import math
+import os
+import re
+import signal
+import sys
+import threading
+import time
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from tfdisgan import callbacks as cb
+from tfdisgan.augment import get_augment
+from tfdisgan.data import describe, load_dataset
+
+MODELS = ("dcgan",)
+AUGMENTS = ("none", "diffaugment", "classic")
+# Settings that define the networks or the data stream: a resume must not change them.
+_FIXED_ON_RESUME = (
+    "model", "data", "resolution", "classes", "conditional", "batch", "z_dim",
+    "base_channels", "max_channels", "augment", "diffaugment", "mirror", "seed",
+)
+
+
+class ConfigError(ValueError):
+    """A bad, missing or contradictory setting; the message names the flag (`--name`)."""
+
+
+@dataclasses.dataclass
+class TrainConfig:
+    """Every setting of a training run; field names are the flag names of scripts/train.py.
+
+    Attributes:
+        data: dataset spec: folder of shards, folder of images or "procedural:N".
+        outdir: parent folder of run folders.
+        model: "dcgan".
+        resolution: image side; must match a shard dataset's (None: take the dataset's).
+        classes: class names or ids to train on (empty: all).
+        conditional: condition G and D on the class labels.
+        batch: global batch size.
+        kimg: length in thousands of real images (or use `steps`).
+        steps: length in train steps (or use `kimg`).
+        g_lr, d_lr, beta1, beta2: Adam settings (DCGAN paper: 2e-4, 0.5, 0.999).
+        augment: "none" | "diffaugment" | "classic".
+        diffaugment: DiffAugment policy, e.g. "color,translation,cutout".
+        mirror: random x-flips of the reals in the input pipeline.
+        r1_gamma, r1_interval: R1 weight (0: off) and lazy interval.
+        ema_kimg, ema_rampup: generator EMA half-life and ramp-up ratio (0: no ramp-up).
+        z_dim, base_channels, max_channels: DCGAN size.
+        seed: seed of weights, data order, latents and augmentation.
+        tick_kimg: kimg between log lines.
+        snapshot_ticks: ticks between sample grids and checkpoints.
+        keep_checkpoints: checkpoints kept (latest N).
+        best_metric: log key whose lowest value's checkpoint is kept in checkpoints/best.
+        grid_seeds: number of images in the sample grid.
+        resume: "" (new run), "auto" (latest run of the same name in outdir) or a run folder.
+        run_name: run folder suffix (default from data, model, resolution and augment).
+    """
+
+    data: str = "procedural:2000"
+    outdir: str = "runs"
+    model: str = "dcgan"
+    resolution: int | None = None
+    classes: tuple = ()
+    conditional: bool = False
+    batch: int = 32
+    kimg: float | None = None
+    steps: int | None = None
+    g_lr: float = 2e-4
+    d_lr: float = 2e-4
+    beta1: float = 0.5
+    beta2: float = 0.999
+    augment: str = "diffaugment"
+    diffaugment: str = "color,translation,cutout"
+    mirror: bool = False
+    r1_gamma: float = 0.0
+    r1_interval: int = 1
+    ema_kimg: float = 10.0
+    ema_rampup: float = 0.05
+    z_dim: int = 100
+    base_channels: int = 64
+    max_channels: int = 512
+    seed: int = 0
+    tick_kimg: float = 4.0
+    snapshot_ticks: int = 10
+    keep_checkpoints: int = 3
+    best_metric: str = ""
+    grid_seeds: int = 32
+    resume: str = ""
+    run_name: str = ""
+
+    def to_flags(self):
+        """The config as flagfile lines (`--name=value`), None fields left out."""
+        lines = []
+        for field in dataclasses.fields(self):
+            value = getattr(self, field.name)
+            if value is None:
+                continue
+            if isinstance(value, bool):
+                lines.append(f"--{field.name}" if value else f"--no{field.name}")
+            elif isinstance(value, (list, tuple)):
+                lines.append(f"--{field.name}={','.join(str(v) for v in value)}")
+            else:
+                lines.append(f"--{field.name}={value}")
+        return "\n".join(lines) + "\n"
+
+
+def _check(condition, flag, message):
+    if not condition:
+        raise ConfigError(f"--{flag}: {message}")
+
+
+def validate(config, info, num_replicas=1):
+    """Checks a config against itself and the dataset before anything is built.
+
+    Returns:
+        The resolved `(resolution, class_ids, num_classes)`.
+
+    Raises:
+        ConfigError: naming the first bad flag.
+    """
+    _check(config.model in MODELS, "model", f"must be one of {MODELS}, got {config.model!r}")
+    _check(config.augment in AUGMENTS, "augment",
+           f"must be one of {AUGMENTS}, got {config.augment!r}")
+    _check(config.batch >= 1, "batch", f"must be >= 1, got {config.batch}")
+    _check(config.batch % num_replicas == 0, "batch",
+           f"{config.batch} is not divisible by the {num_replicas} replicas")
+    _check((config.kimg is None) != (config.steps is None), "kimg",
+           "give exactly one of --kimg and --steps")
+    if config.kimg is not None:
+        _check(config.kimg > 0, "kimg", f"must be > 0, got {config.kimg}")
+    if config.steps is not None:
+        _check(config.steps > 0, "steps", f"must be > 0, got {config.steps}")
+    for flag in ("g_lr", "d_lr", "tick_kimg"):
+        _check(getattr(config, flag) > 0, flag, f"must be > 0, got {getattr(config, flag)}")
+    for flag in ("beta1", "beta2"):
+        _check(0 <= getattr(config, flag) < 1, flag, f"must be in [0, 1), got "
+               f"{getattr(config, flag)}")
+    _check(config.ema_kimg >= 0 and config.ema_rampup >= 0, "ema_rampup",
+           "--ema_kimg and --ema_rampup must be >= 0")
+    _check(config.r1_gamma >= 0, "r1_gamma", f"must be >= 0, got {config.r1_gamma}")
+    _check(config.r1_interval >= 1, "r1_interval", f"must be >= 1, got {config.r1_interval}")
+    _check(config.snapshot_ticks >= 1, "snapshot_ticks", "must be >= 1")
+    _check(config.keep_checkpoints >= 1, "keep_checkpoints", "must be >= 1")
+    _check(config.grid_seeds >= 1, "grid_seeds", "must be >= 1")
+    if config.augment == "diffaugment":
+        try:
+            get_augment("diffaugment", policy=config.diffaugment)
+        except ValueError as error:
+            raise ConfigError(f"--diffaugment: {error}") from None
+    resolution = config.resolution
+    if info.resolution is not None:
+        _check(resolution in (None, info.resolution), "resolution",
+               f"{resolution} does not match the dataset {info.spec!r}, which stores "
+               f"{info.resolution} px images")
+        resolution = info.resolution
+    _check(resolution is not None, "resolution", f"required for the {info.kind} spec "
+           f"{info.spec!r}")
+    _check(resolution >= 16 and resolution & (resolution - 1) == 0, "resolution",
+           f"must be a power of two >= 16, got {resolution}")
+    class_ids = []
+    for name in config.classes:
+        try:
+            class_ids.append(info.class_id(name))
+        except ValueError as error:
+            raise ConfigError(f"--classes: {error}") from None
+    num_classes = info.num_classes if config.conditional else 0
+    _check(not config.conditional or num_classes >= 2, "conditional",
+           f"needs a dataset with >= 2 classes; {info.spec!r} has {info.num_classes}")
+    return resolution, tuple(class_ids), num_classes
+
+
+def _default_run_name(config, resolution):
+    data = config.data.rstrip("/").split("/")[-1].replace(":", "")
+    data = re.sub(r"[^\w.-]+", "_", data) or "data"
+    return f"{data}-{config.model}{resolution}-{config.augment}"
+
+
+def _next_run_dir(outdir, name):
+    ids = [
+        int(entry.split("-", 1)[0]) for entry in (os.listdir(outdir) if os.path.isdir(outdir)
+                                                  else [])
+        if re.match(r"^\d{5}-", entry)
+    ]
+    return os.path.join(outdir, f"{max(ids, default=-1) + 1:05d}-{name}")
+
+
+def find_resume_dir(config, name):
+    """The run folder to resume: the given one, or for "auto" the newest `NNNNN-name` in
+    outdir that holds a checkpoint (None if none: "auto" then starts a new run)."""
+    if config.resume != "auto":
+        path = config.resume
+        _check(os.path.isdir(path), "resume", f"run folder {path!r} does not exist")
+        _check(tf.train.latest_checkpoint(os.path.join(path, "checkpoints")) is not None,
+               "resume", f"{path!r} holds no checkpoint")
+        return path
+    if not os.path.isdir(config.outdir):
+        return None
+    candidates = sorted(
+        entry for entry in os.listdir(config.outdir)
+        if re.match(rf"^\d{{5}}-{re.escape(name)}$", entry)
+    )
+    for entry in reversed(candidates):
+        path = os.path.join(config.outdir, entry)
+        if tf.train.latest_checkpoint(os.path.join(path, "checkpoints")):
+            return path
+    return None
+
+
+def _write_atomic(path, text):
+    tmp = f"{path}.tmp"
+    with open(tmp, "w", encoding="utf-8") as handle:
+        handle.write(text)
+    os.replace(tmp, path)
+
+
+def _compare_on_resume(config, run_dir):
+    with open(os.path.join(run_dir, "config.json"), encoding="utf-8") as handle:
+        stored = json.load(handle)
+    for key in _FIXED_ON_RESUME:
+        old, new = stored.get(key), getattr(config, key)
+        if isinstance(new, tuple):
+            new = list(new)
+        _check(old == new, key, f"is {new!r} but the run being resumed ({run_dir}) used "
+               f"{old!r}; resume with the same value or start a new run")
+
+
+def _truncate_log(path, step):
+    """Drops log lines written after the checkpoint being resumed (they will be redone)."""
+    if not os.path.exists(path):
+        return
+    with open(path, encoding="utf-8") as handle:
+        lines = [line for line in handle if line.strip()]
+    kept = [line for line in lines if json.loads(line).get("step", 0) <= step]
+    _write_atomic(path, "".join(kept))
+
+
+def build_model(config, resolution, num_classes, strategy):
+    """Builds and compiles the model, optimizers and augmentation inside `strategy.scope()`."""
+    from tfdisgan.models import DCGAN
+
+    # Initial weights are a function of the seed too (Keras initialisers draw from it).
+    keras.utils.set_random_seed(config.seed)
+    with strategy.scope():
+        model = DCGAN(
+            resolution=resolution,
+            z_dim=config.z_dim,
+            base_channels=config.base_channels,
+            max_channels=config.max_channels,
+            num_classes=num_classes,
+            ema_kimg=config.ema_kimg,
+            ema_rampup=config.ema_rampup or None,
+            seed=config.seed,
+        )
+        g_opt = keras.optimizers.Adam(config.g_lr, beta_1=config.beta1, beta_2=config.beta2,
+                                      epsilon=1e-8)
+        d_opt = keras.optimizers.Adam(config.d_lr, beta_1=config.beta1, beta_2=config.beta2,
+                                      epsilon=1e-8)
+        augment = get_augment(config.augment, policy=config.diffaugment, seed=config.seed + 1)
+        model.compile(g_optimizer=g_opt, d_optimizer=d_opt, augment=augment,
+                      r1_gamma=config.r1_gamma, r1_interval=config.r1_interval)
+        step = tf.Variable(0, dtype=tf.int64, trainable=False, name="step")
+    return model, step
+
+
+def make_checkpoint(model, step):
+    """The `tf.train.Checkpoint` of everything a resume needs."""
+    return tf.train.Checkpoint(
+        model=model, g_optimizer=model.g_optimizer, d_optimizer=model.d_optimizer, step=step
+    )
+
+
+def run(config, strategy=None, verbose=True):
+    """Trains according to `config`; returns the run folder.
+
+    Raises:
+        ConfigError: a bad flag (before any training).
+        callbacks.TrainingDiverged: NaN/Inf; the last good checkpoint is kept.
+        KeyboardInterrupt: after saving a checkpoint (Ctrl-C).
+    """
+    strategy = strategy or tf.distribute.get_strategy()
+    info = describe(config.data)
+    resolution, class_ids, num_classes = validate(config, info, strategy.num_replicas_in_sync)
+    name = config.run_name or _default_run_name(config, resolution)
+    run_dir = find_resume_dir(config, name) if config.resume else None
+    if run_dir is not None:
+        _compare_on_resume(config, run_dir)
+    else:
+        run_dir = _next_run_dir(config.outdir, name)
+        os.makedirs(run_dir)
+    resolved = dataclasses.replace(config, resolution=resolution)
+    _write_atomic(os.path.join(run_dir, "flags.txt"), resolved.to_flags())
+    config_dict = dataclasses.asdict(resolved)
+    config_dict["classes"] = list(config.classes)
+    _write_atomic(os.path.join(run_dir, "config.json"), json.dumps(config_dict, indent=2,
+                                                                   ensure_ascii=False))
+
+    model, step = build_model(config, resolution, num_classes, strategy)
+    checkpoint = make_checkpoint(model, step)
+    manager = tf.train.CheckpointManager(
+        checkpoint, os.path.join(run_dir, "checkpoints"), max_to_keep=config.keep_checkpoints
+    )
+    if manager.latest_checkpoint:
+        checkpoint.restore(manager.latest_checkpoint).assert_existing_objects_matched()
+        if verbose:
+            print(f"Resumed {manager.latest_checkpoint} at step {int(step.numpy())}")
+    start = int(step.numpy())
+    _truncate_log(os.path.join(run_dir, "log.jsonl"), start)
+
+    total = config.steps or int(math.ceil(config.kimg * 1000 / config.batch))
+    tick_steps = max(1, int(round(config.tick_kimg * 1000 / config.batch)))
+    snapshot_steps = tick_steps * config.snapshot_ticks
+
+    def dataset_fn(context):
+        return load_dataset(config.data, config.batch, resolution, classes=class_ids or None,
+                            mirror=config.mirror, seed=config.seed, start_step=start,
+                            input_context=context)
+
+    dataset = strategy.distribute_datasets_from_function(dataset_fn)
+    writer = tf.summary.create_file_writer(os.path.join(run_dir, "tensorboard"))
+    best = None
+    if config.best_metric:
+        best = tf.train.CheckpointManager(checkpoint, os.path.join(run_dir, "checkpoints",
+                                                                   "best"), max_to_keep=1)
+    callback_list = keras.callbacks.CallbackList(
+        [
+            cb.NaNGuard(step_offset=start),
+            cb.CheckpointSaver(manager, step, snapshot_steps, best, config.best_metric),
+            cb.JsonlLogger(os.path.join(run_dir, "log.jsonl"), tick_steps, config.batch,
+                           writer, step_offset=start),
+            cb.SnapshotGrid(run_dir, snapshot_steps, seeds=range(config.grid_seeds),
+                            writer=writer, step_offset=start),
+        ],
+        model=model,
+    )
+    saver = callback_list.callbacks[1]
+    train_function = model.make_train_function() or model.train_function
+    iterator = iter(dataset)
+    progress = keras.utils.Progbar(total, stateful_metrics=["img/s"], verbose=int(verbose))
+    progress.update(start)
+    callback_list.on_train_begin()
+    started, logs = time.perf_counter(), {}
+    interrupted = []
+    previous_handler = None
+    if threading.current_thread() is threading.main_thread():
+        # Ctrl-C only raises a flag: the step in flight finishes, so the checkpoint holds a
+        # consistent (weights, step) pair and the resumed run is exact.
+        previous_handler = signal.signal(signal.SIGINT, lambda *_: interrupted.append(True))
+    try:
+        for current in range(start, total):
+            outputs = train_function(iterator)
+            if isinstance(outputs, tf.experimental.Optional):
+                outputs = outputs.get_value()
+            logs = {key: float(np.asarray(value).reshape(-1)[0]) for key, value in
+                    outputs.items()}
+            callback_list.on_train_batch_end(current, logs)
+            rate = (current + 1 - start) * config.batch / (time.perf_counter() - started)
+            progress.update(current + 1, [("d_loss", logs.get("d_loss", 0.0)),
+                                          ("g_loss", logs.get("g_loss", 0.0)), ("img/s", rate)])
+            if interrupted:
+                path = saver.save()
+                print(f"\nInterrupted at step {int(step.numpy())}: saved {path}. Resume "
+                      f"with --resume={run_dir}", file=sys.stderr)
+                raise KeyboardInterrupt
+    finally:
+        if previous_handler is not None:
+            signal.signal(signal.SIGINT, previous_handler)
+        writer.flush()
+    callback_list.on_train_end(logs)
+    writer.close()
+    return run_dir
