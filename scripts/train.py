@@ -6,7 +6,7 @@ folder's flags.txt is the resolved configuration and can itself be used as a fla
 
 import sys
 
-from absl import app
+from absl import app, logging
 
 from tfdisgan import flags as tfd_flags
 
@@ -16,6 +16,7 @@ tfd_flags.define_train_flags()
 def main(argv):
     if len(argv) > 1:
         raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
+    logging.set_verbosity(logging.WARNING)  # keep TF's checkpoint chatter off the console
     from tfdisgan import callbacks, training
     from tfdisgan.data import DatasetError
 
