@@ -38,6 +38,13 @@ def _dcgan(resolution, batch_size=32):
     return result
 
 
+def _write(report, out):
+    tmp = f"{out}.tmp"
+    with open(tmp, "w", encoding="utf-8") as handle:
+        json.dump(report, handle, indent=2)
+    os.replace(tmp, out)
+
+
 def main(argv):
     if len(argv) > 1:
         raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
@@ -58,19 +65,17 @@ def main(argv):
         "dcgan64": lambda: _dcgan(64),
         "dcgan256": lambda: _dcgan(256),
     }
+    os.makedirs(os.path.dirname(out) or ".", exist_ok=True)
     for suite in FLAGS.suites:
         print(f"== {suite}", flush=True)
         report[suite] = runners[suite]()
         print(json.dumps(report[suite], indent=1), flush=True)
-    if "reader" in report and "dcgan256" in report:
-        report["reader_over_training_at_256"] = round(
-            report["reader"]["streaming_images_per_s"] / report["dcgan256"]["images_per_s"], 1
-        )
-    os.makedirs(os.path.dirname(out) or ".", exist_ok=True)
-    tmp = f"{out}.tmp"
-    with open(tmp, "w", encoding="utf-8") as handle:
-        json.dump(report, handle, indent=2)
-    os.replace(tmp, out)
+        if "reader" in report and "dcgan256" in report:
+            report["reader_over_training_at_256"] = round(
+                report["reader"]["streaming_images_per_s"]
+                / report["dcgan256"]["images_per_s"], 1
+            )
+        _write(report, out)  # after every suite: a later failure keeps the earlier numbers
     print(f"wrote {out}")
 
 

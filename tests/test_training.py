@@ -111,7 +111,7 @@ class RunTest(tf.test.TestCase):
         step_a, weights_a, opt_a = _restore_weights(straight, config)
         step_b, weights_b, opt_b = _restore_weights(resumed, config)
         self.assertEqual((step_a, step_b), (6, 6))
-        for a, b in zip(weights_a + opt_a, weights_b + opt_b):
+        for a, b in zip(weights_a + opt_a, weights_b + opt_b, strict=False):
             self.assertAllClose(a, b, atol=1e-5, rtol=1e-5)
         with open(os.path.join(resumed, "log.jsonl")) as handle:
             steps = [json.loads(line)["step"] for line in handle]

@@ -95,7 +95,7 @@ def bench_dataset_tool(resolution=256, source_size=512, num_images=200, workers=
     try:
         source = os.path.join(tmp, "photos")
         images, labels = procedural.generate(num_images, source_size, seed=1)
-        for index, (image, label) in enumerate(zip(images, labels)):
+        for index, (image, label) in enumerate(zip(images, labels, strict=False)):
             folder = os.path.join(source, procedural.CLASS_NAMES[label])
             os.makedirs(folder, exist_ok=True)
             Image.fromarray(image).save(os.path.join(folder, f"{index:05d}.jpg"), quality=92)
@@ -137,16 +137,18 @@ def bench_train(model, dataset, steps=10, warmup=2, repeats=3):
         repeats: int, timed runs; the median is reported.
     """
     iterator = iter(dataset)
-    train_function = model.make_train_function()
-    batch = None
+    model.make_train_function()
+    train_function = model.train_function
     for _ in range(warmup):
-        logs = train_function(iterator)
+        train_function(iterator)
     batch = int(next(iter(dataset))[0].shape[0])
 
     def run():
         for _ in range(steps):
-            logs = train_function(iterator)
-        np.asarray(tf.nest.flatten(logs)[0])
+            outputs = train_function(iterator)
+        if isinstance(outputs, tf.experimental.Optional):
+            outputs = outputs.get_value()
+        np.asarray(tf.nest.flatten(outputs)[0])  # wait for the last step to finish
 
     rate, rates = _median_rate(run, steps * batch, repeats)
     return {"batch_size": batch, "images_per_s": round(rate, 3),

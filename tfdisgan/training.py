@@ -360,7 +360,8 @@ def run(config, strategy=None, verbose=True):
         model=model,
     )
     saver = callback_list.callbacks[1]
-    train_function = model.make_train_function() or model.train_function
+    model.make_train_function()
+    train_function = model.train_function
     iterator = iter(dataset)
     progress = keras.utils.Progbar(total, stateful_metrics=["img/s"], verbose=int(verbose))
     progress.update(start)

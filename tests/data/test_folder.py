@@ -19,7 +19,8 @@ class ScanSourceTest(tf.test.TestCase):
 
     def test_classes_are_subfolders_in_nfc_and_hidden_files_skipped(self):
         files, rejects = folder.scan_source(self.root)
-        self.assertEqual(sorted({f.class_name for f in files}), sorted([fixtures.FIRE, fixtures.FLOOD]))
+        self.assertEqual(sorted({f.class_name for f in files}),
+                         sorted([fixtures.FIRE, fixtures.FLOOD]))
         names = [os.path.basename(f.path) for f in files]
         self.assertNotIn(".DS_Store", names)
         self.assertFalse(any(".hidden_dir" in f.path for f in files))
@@ -74,7 +75,7 @@ class DecodeImageTest(tf.test.TestCase):
             "l.png": Image.fromarray(base[..., 0]),
             "p.png": Image.fromarray(base).convert("P"),
             "cmyk.jpg": Image.fromarray(base).convert("CMYK"),
-            "i16.png": Image.fromarray((base[..., 0].astype(np.uint16) * 257)),
+            "i16.png": Image.fromarray(base[..., 0].astype(np.uint16) * 257),
             "i.tiff": Image.fromarray(base[..., 0].astype(np.int32)),
             "f.tiff": Image.fromarray(base[..., 0].astype(np.float32) / 255.0),
             "one.png": Image.fromarray(base[..., 0] > 128),

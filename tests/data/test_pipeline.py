@@ -5,7 +5,6 @@ import tempfile
 
 import numpy as np
 import tensorflow as tf
-from PIL import Image
 
 from tests.data import fixtures
 from tfdisgan.data import pipeline, tfrecords
@@ -68,10 +67,10 @@ class LoadDatasetTest(tf.test.TestCase):
                                             mirror=True), 7)
         resumed = _take(pipeline.load_dataset("procedural:24", 8, resolution=16, seed=5,
                                               mirror=True, start_step=4), 3)
-        for (a, la), (b, lb) in zip(full, again):
+        for (a, la), (b, lb) in zip(full, again, strict=False):
             self.assertAllEqual(a, b)
             self.assertAllEqual(la, lb)
-        for (a, la), (b, lb) in zip(full[4:], resumed):
+        for (a, la), (b, lb) in zip(full[4:], resumed, strict=False):
             self.assertAllEqual(a, b)
             self.assertAllEqual(la, lb)
         other = _take(pipeline.load_dataset("procedural:24", 8, resolution=16, seed=6), 1)
@@ -81,9 +80,10 @@ class LoadDatasetTest(tf.test.TestCase):
         plain = _take(pipeline.load_dataset("procedural:24", 24, resolution=16, seed=1), 1)[0]
         flipped = _take(pipeline.load_dataset("procedural:24", 24, resolution=16, seed=1,
                                               mirror=True), 1)[0]
-        same = [np.array_equal(a, b) for a, b in zip(plain[0], flipped[0])]
-        mirrored = [np.array_equal(a[:, ::-1], b) for a, b in zip(plain[0], flipped[0])]
-        self.assertTrue(all(s or m for s, m in zip(same, mirrored)))
+        same = [np.array_equal(a, b) for a, b in zip(plain[0], flipped[0], strict=False)]
+        pairs = list(zip(plain[0], flipped[0], strict=True))
+        mirrored = [np.array_equal(a[:, ::-1], b) for a, b in pairs]
+        self.assertTrue(all(s or m for s, m in zip(same, mirrored, strict=False)))
         self.assertGreater(sum(mirrored), 3)
         self.assertGreater(sum(same), 3)
 
@@ -154,7 +154,7 @@ class DistributedInputTest(tf.test.TestCase):
         single = self._per_step(one, "procedural:24", seed=4, mirror=True)
         double = self._per_step(two, "procedural:24", seed=4, mirror=True)
         self.assertLen(double, 3)
-        for (a, la), (b, lb) in zip(single, double):
+        for (a, la), (b, lb) in zip(single, double, strict=False):
             self.assertEqual(b.shape, (8, 16, 16, 3))
             self.assertAllEqual(la, lb)
             self.assertAllEqual(a, b)

@@ -29,8 +29,7 @@ import numpy as np
 import tensorflow as tf
 
 from tfdisgan.data import folder as folder_lib
-from tfdisgan.data import procedural
-from tfdisgan.data import tfrecords
+from tfdisgan.data import procedural, tfrecords
 
 DEFAULT_MEMORY_LIMIT = 4 << 30
 _SHUFFLE_BUFFER_BYTES = 256 << 20
@@ -318,7 +317,9 @@ def load_dataset(
         ValueError: a bad argument (named with its value).
     """
     if not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
-        raise ValueError(f"batch_size must be a positive integer. Received batch_size={batch_size!r}")
+        raise ValueError(
+            f"batch_size must be a positive integer. Received batch_size={batch_size!r}"
+        )
     if start_step < 0:
         raise ValueError(f"start_step must be >= 0. Received start_step={start_step!r}")
     info = describe(spec)

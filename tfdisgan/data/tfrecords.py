@@ -235,7 +235,7 @@ def build_dataset(
             )
         # Shards that got no image (tiny datasets with many shards) are dropped.
         shard_entries = []
-        for name, num in zip(shard_names, shard_counts):
+        for name, num in zip(shard_names, shard_counts, strict=False):
             path = os.path.join(tmp, name)
             if num == 0:
                 os.remove(path)
