@@ -1,0 +1,116 @@
+"""Bias, activation, gain and clamp in one call, with StyleGAN2's default gains.
+
+The activation table follows stylegan2-ada-pytorch ``torch_utils/ops/bias_act.py``: each
+activation has a default ``alpha`` (shape parameter) and a default gain chosen so that
+activations of unit-variance inputs keep roughly unit second moment (``sqrt(2)`` for the
+rectifiers and swish, 1 otherwise). The order is: add bias, activate, multiply by gain,
+clamp to ``[-clamp, clamp]``.
+
+Reference:
+    Karras et al., "Analyzing and Improving the Image Quality of StyleGAN", CVPR 2020.
+"""
+
+from __future__ import annotations
+
+import collections
+
+import numpy as np
+import tensorflow as tf
+
+Activation = collections.namedtuple("Activation", ["func", "def_alpha", "def_gain"])
+
+ACTIVATIONS = {
+    "linear": Activation(lambda x, alpha: x, 0.0, 1.0),
+    "relu": Activation(lambda x, alpha: tf.nn.relu(x), 0.0, float(np.sqrt(2))),
+    "lrelu": Activation(lambda x, alpha: tf.nn.leaky_relu(x, alpha), 0.2, float(np.sqrt(2))),
+    "tanh": Activation(lambda x, alpha: tf.tanh(x), 0.0, 1.0),
+    "sigmoid": Activation(lambda x, alpha: tf.sigmoid(x), 0.0, 1.0),
+    "elu": Activation(lambda x, alpha: tf.nn.elu(x), 0.0, 1.0),
+    "selu": Activation(lambda x, alpha: tf.nn.selu(x), 0.0, 1.0),
+    "softplus": Activation(lambda x, alpha: tf.nn.softplus(x), 0.0, 1.0),
+    "swish": Activation(lambda x, alpha: tf.sigmoid(x) * x, 0.0, float(np.sqrt(2))),
+}
+
+
+def _is_number(value):
+    return isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool)
+
+
+def _is_scalar_tensor(value):
+    return tf.is_tensor(value) and value.shape.rank == 0
+
+
+def check_activation(activation):
+    """Raises ValueError unless ``activation`` names an entry of `ACTIVATIONS`."""
+    if not isinstance(activation, str) or activation not in ACTIVATIONS:
+        raise ValueError(
+            f"`activation` must be one of {sorted(ACTIVATIONS)}. Received: activation={activation}"
+        )
+    return activation
+
+
+def default_gain(activation):
+    """The default output gain of ``activation`` (``sqrt(2)`` for relu/lrelu/swish)."""
+    return ACTIVATIONS[check_activation(activation)].def_gain
+
+
+def bias_act(x, b=None, act="linear", alpha=None, gain=None, clamp=None, axis=-1):
+    """Adds a bias, applies an activation, scales by a gain and clamps.
+
+    Args:
+        x: float tensor of any shape.
+        b: optional 1-D bias of length ``x.shape[axis]``. Default None.
+        act: activation name from `ACTIVATIONS`: ``"linear"``, ``"relu"``, ``"lrelu"``,
+            ``"tanh"``, ``"sigmoid"``, ``"elu"``, ``"selu"``, ``"softplus"``,
+            ``"swish"``. Default ``"linear"``.
+        alpha: activation shape parameter (the lrelu slope), None for the default
+            (0.2 for lrelu). Default None.
+        gain: output scale (number or scalar tensor), None for the activation's default
+            gain. Default None.
+        clamp: clamp the output to ``[-clamp, clamp]`` after the gain (number >= 0 or
+            scalar tensor); None disables. Default None.
+        axis: the axis of ``x`` the bias runs along. Default -1 (channels last).
+
+    Returns:
+        Tensor of the shape and dtype of ``x``.
+
+    Raises:
+        ValueError: for an unknown activation, a negative clamp or a bias that does not
+            match ``x.shape[axis]``.
+
+    Example:
+        >>> bias_act(tf.constant([[-1.0, 1.0]]), act="lrelu")  # [[-0.2828, 1.4142]]
+    """
+    spec = ACTIVATIONS[check_activation(act)]
+    if alpha is not None and not _is_number(alpha):
+        raise ValueError(f"`alpha` must be a number or None. Received: alpha={alpha}")
+    if gain is not None and not (_is_number(gain) or _is_scalar_tensor(gain)):
+        raise ValueError(f"`gain` must be a number or None. Received: gain={gain}")
+    if clamp is not None and not ((_is_number(clamp) and clamp >= 0) or _is_scalar_tensor(clamp)):
+        raise ValueError(f"`clamp` must be None or a number >= 0. Received: clamp={clamp}")
+    alpha = float(spec.def_alpha if alpha is None else alpha)
+    if gain is None:
+        gain = spec.def_gain
+    x = tf.convert_to_tensor(x)
+
+    if b is not None:
+        b = tf.cast(b, x.dtype)
+        rank = x.shape.rank
+        axis_index = axis % rank
+        if b.shape.rank != 1 or (
+            x.shape[axis_index] is not None and b.shape[0] != x.shape[axis_index]
+        ):
+            raise ValueError(
+                f"`b` must be 1-D with x.shape[{axis}] entries. "
+                f"Received: b.shape={b.shape}, x.shape={x.shape}"
+            )
+        if axis_index == rank - 1 and rank >= 2:
+            x = tf.nn.bias_add(x, b)
+        else:
+            x = x + tf.reshape(b, [-1 if i == axis_index else 1 for i in range(rank)])
+    x = spec.func(x, alpha)
+    if tf.is_tensor(gain) or gain != 1:
+        x = x * tf.cast(gain, x.dtype)
+    if clamp is not None:
+        x = tf.clip_by_value(x, -tf.cast(clamp, x.dtype), tf.cast(clamp, x.dtype))
+    return x

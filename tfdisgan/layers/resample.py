@@ -1,0 +1,700 @@
+"""FIR resampling of NHWC images: ``upfirdn2d`` and the convolutions built on it.
+
+``upfirdn2d`` upsamples by zero insertion, pads (or crops), convolves with a 2-D FIR filter
+and downsamples by striding, with the argument conventions of stylegan2-ada-pytorch
+(``torch_utils/ops/upfirdn2d.py``): padding is ``(x0, x1, y0, y1)`` with respect to the
+upsampled image, negative values crop, ``flip_filter=False`` means true convolution. The
+wrappers ``upsample2d``, ``downsample2d`` and ``filter2d`` add the padding that keeps the
+output a multiple / fraction / copy of the input size, and ``conv2d_resample`` fuses a
+weight convolution with up/downsampling as in ``torch_utils/ops/conv2d_resample.py``.
+
+Two implementations, tested equal, and a selector:
+
+* ``impl="ref"``: the literal definition with plain differentiable ops (reshape + pad for
+  zero insertion, pad/slice, one depthwise convolution over the whole upsampled image,
+  strided slicing).
+* ``impl="fast"``: no work is spent on inserted zeros or discarded pixels: upsampling is a
+  transposed depthwise convolution and downsampling a strided depthwise convolution. The
+  gradient is itself an ``upfirdn2d`` call with up/down swapped and the filter flipped (as
+  in the official CUDA op), so gradients of any order stay on the fast path. TensorFlow's
+  own gradient of a transposed depthwise convolution also computes a filter gradient and
+  was 3-4x slower on the CPU.
+* ``impl="auto"``: ``"fast"`` when the spatial size is static, else ``"ref"``.
+
+Measured on the 2-core development CPU (TF 2.21, batch 8, 4x4 binomial filter, median of
+7 runs under ``tf.function``, forward + backward): ``downsample2d`` 64x64x256 ref 45 ms /
+fast 16 ms, 128x128x64 44 / 15 ms; ``upsample2d`` 32x32x128 11 / 7 ms, 64x64x64 20 /
+14 ms, 64x64x3 4.4 / 1.7 ms; ``filter2d`` (no resampling) is the same depthwise
+convolution in both (25 ms at 65x65x256). Forward alone the fast path wins 1.1-4x. A
+separable (two 1-D passes) variant was not faster for 4-tap filters and is not used.
+
+Reference:
+    Karras et al., "Analyzing and Improving the Image Quality of StyleGAN", CVPR 2020.
+    Karras et al., "Training Generative Adversarial Networks with Limited Data", NeurIPS 2020.
+"""
+
+from __future__ import annotations
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+IMPLS = ("auto", "ref", "fast")
+
+
+def _is_int(value):
+    return isinstance(value, (int, np.integer)) and not isinstance(value, bool)
+
+
+def _is_number(value):
+    return isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool)
+
+
+def _parse_scaling(scaling, name):
+    """``int`` or ``(sx, sy)`` -> ``(sx, sy)``, each a positive int."""
+    pair = (scaling, scaling) if _is_int(scaling) else scaling
+    if (
+        not isinstance(pair, (list, tuple))
+        or len(pair) != 2
+        or not all(_is_int(s) and s >= 1 for s in pair)
+    ):
+        raise ValueError(
+            f"`{name}` must be a positive int or a pair (x, y) of positive ints. "
+            f"Received: {name}={scaling}"
+        )
+    return int(pair[0]), int(pair[1])
+
+
+def _parse_padding(padding):
+    """``int``, ``(px, py)`` or ``(x0, x1, y0, y1)`` -> ``(x0, x1, y0, y1)``."""
+    if _is_int(padding):
+        padding = (padding, padding)
+    if (
+        not isinstance(padding, (list, tuple))
+        or len(padding) not in (2, 4)
+        or not all(_is_int(p) for p in padding)
+    ):
+        raise ValueError(
+            "`padding` must be an int, (x, y) or (x0, x1, y0, y1) of ints. "
+            f"Received: padding={padding}"
+        )
+    if len(padding) == 2:
+        padding = (padding[0], padding[0], padding[1], padding[1])
+    return tuple(int(p) for p in padding)
+
+
+def _filter_size(f):
+    """Returns ``(fw, fh)`` of a 1-D (separable) or 2-D filter; ``None`` is ``(1, 1)``."""
+    if f is None:
+        return 1, 1
+    shape = tuple(f.shape)
+    if len(shape) not in (1, 2) or any(s is None or int(s) < 1 for s in shape):
+        raise ValueError(
+            f"The FIR filter must be 1-D or 2-D with a static, non-empty shape. "
+            f"Received a filter of shape {shape}"
+        )
+    return int(shape[-1]), int(shape[0])
+
+
+def setup_filter(f=(1, 3, 3, 1), normalize=True, flip_filter=False, gain=1, separable=None):
+    """Prepares a FIR filter for `upfirdn2d`.
+
+    Args:
+        f: taps, shape ``[taps]`` (separable or to be expanded), ``[fh, fw]``, a scalar
+            (impulse) or ``None`` (identity). Default ``(1, 3, 3, 1)``.
+        normalize: scale so the taps sum to 1, which keeps a constant image constant.
+            Default True.
+        flip_filter: flip the taps along every axis. Default False.
+        gain: overall signal gain; the result is multiplied by ``gain ** (ndim / 2)`` so
+            that a separable filter applied along both axes has gain ``gain``. Default 1.
+        separable: return the 1-D taps (applied along both axes) instead of their outer
+            product. ``None`` picks separable for 1-D filters with at least 8 taps, as the
+            official implementation does. Default None.
+
+    Returns:
+        ``np.ndarray`` float32 of shape ``[taps]`` (separable) or ``[fh, fw]``.
+
+    Raises:
+        ValueError: if ``f`` is empty, not finite, of rank above 2, sums to zero while
+            ``normalize`` is set, or ``separable=True`` is asked of a 2-D filter.
+
+    Example:
+        >>> setup_filter([1, 3, 3, 1]).shape
+        (4, 4)
+    """
+    if f is None:
+        f = 1
+    arr = np.asarray(f, dtype=np.float32)
+    if arr.ndim > 2 or arr.size == 0 or not np.all(np.isfinite(arr)):
+        raise ValueError(
+            f"`f` must be a non-empty scalar, 1-D or 2-D array of finite numbers. Received: f={f}"
+        )
+    if separable not in (None, True, False):
+        raise ValueError(f"`separable` must be None or a bool. Received: separable={separable}")
+    if not _is_number(gain):
+        raise ValueError(f"`gain` must be a number. Received: gain={gain}")
+    arr = arr.reshape([1]) if arr.ndim == 0 else arr.copy()
+    if separable is None:
+        separable = arr.ndim == 1 and arr.size >= 8
+    if arr.ndim == 1 and not separable:
+        arr = np.outer(arr, arr)
+    if separable and arr.ndim != 1:
+        raise ValueError(f"`separable=True` needs 1-D taps. Received: f of shape {arr.shape}")
+    if normalize:
+        total = arr.sum()
+        if total == 0:
+            raise ValueError(f"`f` sums to zero and cannot be normalized. Received: f={f}")
+        arr = arr / total
+    if flip_filter:
+        arr = arr[::-1] if arr.ndim == 1 else arr[::-1, ::-1]
+    arr = arr * (gain ** (arr.ndim / 2))
+    return np.ascontiguousarray(arr, dtype=np.float32)
+
+
+def _as_filter(f):
+    """``None`` -> identity ``[1, 1]``; tensors are kept; anything else -> float32 array."""
+    if f is None:
+        return np.ones([1, 1], np.float32)
+    if isinstance(f, tf.Tensor):
+        return f
+    return np.asarray(f, np.float32)
+
+
+def _static_dim(x, axis):
+    dim = x.shape[axis]
+    return int(dim) if dim is not None else tf.shape(x)[axis]
+
+
+def _pad_or_crop(x, x0, x1, y0, y1):
+    """Zero-pads (positive) or crops (negative) the spatial axes of an NHWC tensor."""
+    if max(x0, x1, y0, y1) > 0:
+        x = tf.pad(x, [[0, 0], [max(y0, 0), max(y1, 0)], [max(x0, 0), max(x1, 0)], [0, 0]])
+    if min(x0, x1, y0, y1) < 0:
+        h, w = _static_dim(x, 1), _static_dim(x, 2)
+        x = x[:, max(-y0, 0) : h - max(-y1, 0), max(-x0, 0) : w - max(-x1, 0), :]
+    return x
+
+
+def _depthwise_kernel(f2d, channels):
+    """``[fh, fw]`` -> ``[fh, fw, channels, 1]`` depthwise kernel."""
+    return tf.tile(f2d[:, :, tf.newaxis, tf.newaxis], [1, 1, channels, 1])
+
+
+def _upfirdn2d_ref(x, f, up, down, padding, flip_filter, gain):
+    """The literal definition with plain ops; TensorFlow differentiates it."""
+    upx, upy = up
+    downx, downy = down
+    px0, px1, py0, py1 = padding
+    channels = _static_dim(x, 3)
+
+    if upx > 1 or upy > 1:
+        n, h, w = tf.shape(x)[0], _static_dim(x, 1), _static_dim(x, 2)
+        x = tf.reshape(x, [n, h, 1, w, 1, channels])
+        x = tf.pad(x, [[0, 0], [0, 0], [0, upy - 1], [0, 0], [0, upx - 1], [0, 0]])
+        x = tf.reshape(x, [n, h * upy, w * upx, channels])
+    x = _pad_or_crop(x, px0, px1, py0, py1)
+
+    f = tf.cast(f, tf.float32) * (gain ** (len(f.shape) / 2))
+    if not flip_filter:
+        f = tf.reverse(f, axis=list(range(len(f.shape))))
+    f = tf.cast(f, x.dtype)
+    if len(f.shape) == 2:
+        x = tf.nn.depthwise_conv2d(x, _depthwise_kernel(f, channels), [1, 1, 1, 1], "VALID")
+    else:
+        x = tf.nn.depthwise_conv2d(
+            x, _depthwise_kernel(f[tf.newaxis, :], channels), [1, 1, 1, 1], "VALID"
+        )
+        x = tf.nn.depthwise_conv2d(
+            x, _depthwise_kernel(f[:, tf.newaxis], channels), [1, 1, 1, 1], "VALID"
+        )
+    if downx > 1 or downy > 1:
+        x = x[:, ::downy, ::downx, :]
+    return x
+
+
+def _upfirdn2d_fast(x, f2d, up, down, padding, flip_filter, gain):
+    """Transposed / strided depthwise convolutions; gradient is another upfirdn2d.
+
+    ``f2d`` is a float32 ``[fh, fw]`` tensor without the gain applied.
+    """
+    upx, upy = up
+    downx, downy = down
+    px0, px1, py0, py1 = padding
+    fh, fw = int(f2d.shape[0]), int(f2d.shape[1])
+    n, in_h, in_w, channels = tf.shape(x)[0], int(x.shape[1]), int(x.shape[2]), int(x.shape[3])
+    out_h = (in_h * upy + py0 + py1 - fh) // downy + 1
+    out_w = (in_w * upx + px0 + px1 - fw) // downx + 1
+
+    @tf.custom_gradient
+    def forward(x):
+        # A kernel for correlation: convolution (flip_filter=False) flips the taps.
+        k = f2d * gain
+        if not flip_filter:
+            k = tf.reverse(k, axis=[0, 1])
+        y = x
+        if upx > 1 or upy > 1:
+            if upx == upy:
+                # A transposed convolution correlates the zero-inserted image, padded by
+                # (fh - 1, fw - 1) on both sides, with the flipped kernel; the remaining
+                # padding makes up the difference to the requested one.
+                kernel = _depthwise_kernel(tf.cast(tf.reverse(k, [0, 1]), x.dtype), channels)
+                full = [n, (in_h - 1) * upy + fh, (in_w - 1) * upx + fw, channels]
+                y = tf.nn.depthwise_conv2d_backprop_input(
+                    full, kernel, y, [1, upy, upx, 1], "VALID"
+                )
+                y = _pad_or_crop(
+                    y,
+                    px0 - (fw - 1),
+                    px1 + upx - 1 - (fw - 1),
+                    py0 - (fh - 1),
+                    py1 + upy - 1 - (fh - 1),
+                )
+                stride = (1, 1)
+            else:
+                y = _upfirdn2d_ref(y, k, up, (1, 1), (px0, px1, py0, py1), flip_filter=True, gain=1)
+                stride = (1, 1)
+        else:
+            y = _pad_or_crop(y, px0, px1, py0, py1)
+            stride = (downy, downx) if downx == downy else (1, 1)
+            kernel = _depthwise_kernel(tf.cast(k, x.dtype), channels)
+            y = tf.nn.depthwise_conv2d(y, kernel, [1, stride[0], stride[1], 1], "VALID")
+        if (downy, downx) != stride:
+            y = y[:, ::downy, ::downx, :]
+        y = tf.ensure_shape(y, [None, out_h, out_w, x.shape[3]])
+
+        def grad(dy):
+            # The adjoint of upfirdn2d (official CUDA op, backward pass).
+            p = (
+                fw - px0 - 1,
+                in_w * upx - out_w * downx + px0 - upx + 1,
+                fh - py0 - 1,
+                in_h * upy - out_h * downy + py0 - upy + 1,
+            )
+            return _upfirdn2d_fast(dy, f2d, down, up, p, not flip_filter, gain)
+
+        return y, grad
+
+    return forward(x)
+
+
+def upfirdn2d(x, f, up=1, down=1, padding=0, flip_filter=False, gain=1, impl="auto"):
+    """Upsamples, pads, FIR-filters and downsamples a batch of NHWC images.
+
+    For each channel: (1) insert ``up - 1`` zeros after each pixel, (2) pad by ``padding``
+    zeros (negative values crop), (3) convolve with ``f`` keeping only outputs whose
+    footprint lies inside the padded image, (4) keep every ``down``-th pixel.
+
+    Args:
+        x: float tensor ``[N, H, W, C]``.
+        f: FIR filter from `setup_filter`: ``[fh, fw]``, ``[taps]`` (separable, applied
+            along both axes) or ``None`` (identity). NumPy array or tensor.
+        up: int or ``(x, y)`` upsampling factors. Default 1.
+        down: int or ``(x, y)`` downsampling factors. Default 1.
+        padding: int, ``(x, y)`` or ``(x0, x1, y0, y1)``, with respect to the upsampled
+            image. Default 0.
+        flip_filter: False = convolution, True = correlation. Default False.
+        gain: overall signal gain. Default 1.
+        impl: ``"auto"``, ``"ref"`` or ``"fast"`` (see the module docstring). Default
+            ``"auto"``.
+
+    Returns:
+        ``[N, (H * up_y + y0 + y1 - fh) // down_y + 1, (W * up_x + x0 + x1 - fw) // down_x
+        + 1, C]``, dtype of ``x``.
+
+    Raises:
+        ValueError: for a bad factor, padding, filter or ``impl``, an input that is not
+            rank 4, or an empty output.
+
+    Example:
+        >>> y = upfirdn2d(tf.ones([1, 8, 8, 3]), setup_filter([1, 3, 3, 1]), down=2,
+        ...               padding=1)  # shape [1, 4, 4, 3]
+    """
+    if impl not in IMPLS:
+        raise ValueError(f"`impl` must be one of {IMPLS}. Received: impl={impl}")
+    x = tf.convert_to_tensor(x)
+    if x.shape.rank != 4:
+        raise ValueError(f"`x` must be a 4-D NHWC tensor. Received: x.shape={x.shape}")
+    up = _parse_scaling(up, "up")
+    down = _parse_scaling(down, "down")
+    padding_arg, padding = padding, _parse_padding(padding)
+    f = _as_filter(f)
+    fw, fh = _filter_size(f)
+    if not _is_number(gain):
+        raise ValueError(f"`gain` must be a number. Received: gain={gain}")
+    for size, u, p0, p1, k in [
+        (x.shape[1], up[1], padding[2], padding[3], fh),
+        (x.shape[2], up[0], padding[0], padding[1], fw),
+    ]:
+        if size is not None and size * u + p0 + p1 < k:
+            raise ValueError(
+                f"upfirdn2d output would be empty: size {size} upsampled by {u} and padded "
+                f"by ({p0}, {p1}) is smaller than the filter ({k} taps). "
+                f"Received: padding={padding_arg}"
+            )
+    if impl == "auto":
+        impl = "fast" if None not in x.shape[1:] else "ref"
+    if impl == "ref":
+        return _upfirdn2d_ref(x, tf.convert_to_tensor(f), up, down, padding, flip_filter, gain)
+    f = tf.cast(f, tf.float32)
+    if len(f.shape) == 1:
+        f = f[:, tf.newaxis] * f[tf.newaxis, :]
+    return _upfirdn2d_fast(x, f, up, down, padding, flip_filter, gain)
+
+
+def filter2d(x, f, padding=0, flip_filter=False, gain=1, impl="auto"):
+    """Filters NHWC images with a FIR filter; the output has the input's size.
+
+    Args:
+        x: ``[N, H, W, C]``.
+        f: filter from `setup_filter` (``[fh, fw]``, ``[taps]`` or ``None``).
+        padding: extra padding (negative crops) on top of the size-preserving one: int,
+            ``(x, y)`` or ``(x0, x1, y0, y1)`` with respect to the output. Default 0.
+        flip_filter: False = convolution, True = correlation. Default False.
+        gain: overall signal gain. Default 1.
+        impl: see `upfirdn2d`. Default ``"auto"``.
+
+    Returns:
+        ``[N, H + y0 + y1, W + x0 + x1, C]``.
+    """
+    px0, px1, py0, py1 = _parse_padding(padding)
+    fw, fh = _filter_size(_as_filter(f))
+    p = (px0 + fw // 2, px1 + (fw - 1) // 2, py0 + fh // 2, py1 + (fh - 1) // 2)
+    return upfirdn2d(x, f, padding=p, flip_filter=flip_filter, gain=gain, impl=impl)
+
+
+def upsample2d(x, f, up=2, padding=0, flip_filter=False, gain=1, impl="auto"):
+    """Upsamples NHWC images by ``up`` with a FIR interpolation filter.
+
+    The filter gain is multiplied by ``up_x * up_y`` so that a normalized filter keeps a
+    constant image constant.
+
+    Args:
+        x: ``[N, H, W, C]``.
+        f: filter from `setup_filter` (``[fh, fw]``, ``[taps]`` or ``None``).
+        up: int or ``(x, y)`` factors. Default 2.
+        padding: extra padding with respect to the output (int, ``(x, y)`` or
+            ``(x0, x1, y0, y1)``; negative crops). Default 0.
+        flip_filter: False = convolution, True = correlation. Default False.
+        gain: overall signal gain. Default 1.
+        impl: see `upfirdn2d`. Default ``"auto"``.
+
+    Returns:
+        ``[N, H * up_y + y0 + y1, W * up_x + x0 + x1, C]``.
+    """
+    upx, upy = _parse_scaling(up, "up")
+    px0, px1, py0, py1 = _parse_padding(padding)
+    fw, fh = _filter_size(_as_filter(f))
+    p = (
+        px0 + (fw + upx - 1) // 2,
+        px1 + (fw - upx) // 2,
+        py0 + (fh + upy - 1) // 2,
+        py1 + (fh - upy) // 2,
+    )
+    return upfirdn2d(
+        x,
+        f,
+        up=(upx, upy),
+        padding=p,
+        flip_filter=flip_filter,
+        gain=gain * upx * upy,
+        impl=impl,
+    )
+
+
+def downsample2d(x, f, down=2, padding=0, flip_filter=False, gain=1, impl="auto"):
+    """Downsamples NHWC images by ``down`` with a FIR anti-aliasing filter.
+
+    Args:
+        x: ``[N, H, W, C]``.
+        f: filter from `setup_filter` (``[fh, fw]``, ``[taps]`` or ``None``).
+        down: int or ``(x, y)`` factors. Default 2.
+        padding: extra padding with respect to the input (int, ``(x, y)`` or
+            ``(x0, x1, y0, y1)``; negative crops). Default 0.
+        flip_filter: False = convolution, True = correlation. Default False.
+        gain: overall signal gain. Default 1.
+        impl: see `upfirdn2d`. Default ``"auto"``.
+
+    Returns:
+        ``[N, (H + y0 + y1) // down_y, (W + x0 + x1) // down_x, C]`` for even filters.
+    """
+    downx, downy = _parse_scaling(down, "down")
+    px0, px1, py0, py1 = _parse_padding(padding)
+    fw, fh = _filter_size(_as_filter(f))
+    p = (
+        px0 + (fw - downx + 1) // 2,
+        px1 + (fw - downx) // 2,
+        py0 + (fh - downy + 1) // 2,
+        py1 + (fh - downy) // 2,
+    )
+    return upfirdn2d(
+        x, f, down=(downx, downy), padding=p, flip_filter=flip_filter, gain=gain, impl=impl
+    )
+
+
+def _conv2d(x, w, stride=1, padding=(0, 0, 0, 0), flip_weight=True):
+    """Plain or grouped correlation (``flip_weight=True``) or convolution of NHWC ``x``.
+
+    ``w`` is ``[kh, kw, C_in / groups, C_out]``; the number of groups is
+    ``C_in / w.shape[2]``, output channels group-major, as in ``tf.nn.conv2d``.
+    """
+    if not flip_weight:
+        w = tf.reverse(w, axis=[0, 1])
+    px0, px1, py0, py1 = padding
+    kh, kw = int(w.shape[0]), int(w.shape[1])
+    # Explicit padding lists are avoided: TF 2.21 cannot differentiate a grouped
+    # convolution with explicit padding on the CPU ("SAME" and "VALID" work).
+    if stride == 1 and kh % 2 and kw % 2 and padding == ((kw - 1) // 2,) * 2 + ((kh - 1) // 2,) * 2:
+        pad = "SAME"
+    else:
+        x = _pad_or_crop(x, px0, px1, py0, py1)
+        pad = "VALID"
+    return tf.nn.conv2d(x, w, strides=[1, stride, stride, 1], padding=pad)
+
+
+def _conv2d_transpose(x, w, stride, flip_weight):
+    """Full ("VALID") transposed convolution, ``[N, (H - 1) * s + kh, (W - 1) * s + kw, O]``.
+
+    Grouped like `_conv2d`: ``x`` has ``groups * w.shape[2]`` channels. The transposed
+    convolution is the input gradient of a convolution mapping ``O`` channels to ``C_in``
+    channels, whose kernel is ``w`` with the in/out roles of each group swapped.
+    """
+    kh, kw, cin_g, cout = (int(d) for d in w.shape)
+    groups = int(x.shape[3]) // cin_g
+    if flip_weight:  # a transposed convolution convolves; correlation needs flipped taps
+        w = tf.reverse(w, axis=[0, 1])
+    w = tf.reshape(w, [kh, kw, cin_g, groups, cout // groups])
+    w = tf.transpose(w, [0, 1, 4, 3, 2])
+    w = tf.reshape(w, [kh, kw, cout // groups, groups * cin_g])
+    n, h, wd = tf.shape(x)[0], int(x.shape[1]), int(x.shape[2])
+    out_h, out_w = (h - 1) * stride + kh, (wd - 1) * stride + kw
+    y = tf.raw_ops.Conv2DBackpropInput(
+        input_sizes=tf.stack([n, out_h, out_w, cout]),
+        filter=w,
+        out_backprop=x,
+        strides=[1, stride, stride, 1],
+        padding="VALID",
+    )
+    return tf.ensure_shape(y, [None, out_h, out_w, cout])
+
+
+def conv2d_resample(
+    x, w, f=None, up=1, down=1, padding=0, flip_weight=True, flip_filter=False, impl="auto"
+):
+    """2-D convolution with optional FIR up/downsampling, padding applied once up front.
+
+    Equals ``upfirdn2d(x, f, up=up, padding=p, gain=up**2)`` followed by a VALID
+    convolution with ``w`` and ``upfirdn2d(., f, down=down)``, where ``p`` is ``padding``
+    plus the padding `upsample2d` / `downsample2d` would add; it is computed the cheaper
+    way of stylegan2-ada-pytorch (``conv2d_resample.py``): downsampling as FIR filter +
+    strided convolution, upsampling as transposed convolution + FIR filter, 1x1 kernels
+    resampled on the side with fewer pixels.
+
+    Args:
+        x: ``[N, H, W, C_in]``.
+        w: ``[kh, kw, C_in / groups, C_out]``; ``groups = C_in / w.shape[2]`` (grouped
+            convolution, output channels group-major, as ``tf.nn.conv2d``).
+        f: FIR filter from `setup_filter`, or ``None`` (identity). Default None.
+        up: int upsampling factor. Default 1.
+        down: int downsampling factor. Default 1.
+        padding: int, ``(x, y)`` or ``(x0, x1, y0, y1)`` with respect to the upsampled
+            image. Default 0.
+        flip_weight: True = correlation (``tf.nn.conv2d``), False = convolution.
+            Default True.
+        flip_filter: False = FIR convolution, True = FIR correlation. Default False.
+        impl: `upfirdn2d` implementation. Default ``"auto"``.
+
+    Returns:
+        ``[N, H', W', C_out]``; with ``padding = kh // 2`` and an odd kernel
+        ``H' = H * up / down``. Upsampling needs static ``H`` and ``W``.
+
+    Raises:
+        ValueError: for a bad factor or padding, or channels that do not match ``w``.
+    """
+    x = tf.convert_to_tensor(x)
+    if x.shape.rank != 4 or w.shape.rank != 4 if isinstance(w, tf.Tensor) else False:
+        raise ValueError(f"`x` and `w` must be 4-D. Received: x.shape={x.shape}")
+    up, _ = _parse_scaling(up, "up")
+    down, _ = _parse_scaling(down, "down")
+    kh, kw, cin_g, _ = (int(d) for d in w.shape)
+    if x.shape[3] is None or int(x.shape[3]) % cin_g:
+        raise ValueError(
+            f"The input channels must be a multiple of the kernel's input channels "
+            f"{cin_g}. Received: x.shape={x.shape}"
+        )
+    f = _as_filter(f)
+    fw, fh = _filter_size(f)
+    px0, px1, py0, py1 = _parse_padding(padding)
+    if up > 1:
+        px0, px1 = px0 + (fw + up - 1) // 2, px1 + (fw - up) // 2
+        py0, py1 = py0 + (fh + up - 1) // 2, py1 + (fh - up) // 2
+    if down > 1:
+        px0, px1 = px0 + (fw - down + 1) // 2, px1 + (fw - down) // 2
+        py0, py1 = py0 + (fh - down + 1) // 2, py1 + (fh - down) // 2
+    pad = (px0, px1, py0, py1)
+
+    # 1x1 kernel: resample on the side of the convolution with fewer pixels.
+    if kw == 1 and kh == 1 and down > 1 and up == 1:
+        x = upfirdn2d(x, f, down=down, padding=pad, flip_filter=flip_filter, impl=impl)
+        return _conv2d(x, w, flip_weight=flip_weight)
+    if kw == 1 and kh == 1 and up > 1 and down == 1:
+        x = _conv2d(x, w, flip_weight=flip_weight)
+        return upfirdn2d(x, f, up=up, padding=pad, gain=up**2, flip_filter=flip_filter, impl=impl)
+    # Downsampling only: anti-alias, then a strided convolution.
+    if down > 1 and up == 1:
+        x = upfirdn2d(x, f, padding=pad, flip_filter=flip_filter, impl=impl)
+        return _conv2d(x, w, stride=down, flip_weight=flip_weight)
+    # Upsampling: transposed strided convolution, then the interpolation filter.
+    if up > 1:
+        x = _conv2d_transpose(x, w, stride=up, flip_weight=flip_weight)
+        pad = (px0 - (kw - 1), px1 - (kw - up), py0 - (kh - 1), py1 - (kh - up))
+        x = upfirdn2d(x, f, padding=pad, gain=up**2, flip_filter=flip_filter, impl=impl)
+        if down > 1:
+            x = upfirdn2d(x, f, down=down, flip_filter=flip_filter, impl=impl)
+        return x
+    # No resampling and padding the convolution can do itself.
+    if px0 >= 0 and py0 >= 0 and px1 >= 0 and py1 >= 0:
+        return _conv2d(x, w, padding=pad, flip_weight=flip_weight)
+    # Cropping: the generic definition.
+    x = upfirdn2d(x, None, padding=pad, flip_filter=flip_filter, impl=impl)
+    return _conv2d(x, w, flip_weight=flip_weight)
+
+
+def _check_filter_arg(resample_filter):
+    """Validates a layer's ``resample_filter`` and returns it as nested lists of floats."""
+    try:
+        setup_filter(resample_filter)
+    except (ValueError, TypeError) as error:
+        raise ValueError(
+            "`resample_filter` must be 1-D or 2-D finite taps with a non-zero sum. "
+            f"Received: resample_filter={resample_filter}"
+        ) from error
+    return np.asarray(resample_filter, np.float64).tolist()
+
+
+def _check_factor(factor):
+    if not _is_int(factor) or factor < 1:
+        raise ValueError(f"`factor` must be a positive int. Received: factor={factor}")
+    return int(factor)
+
+
+@keras.saving.register_keras_serializable(package="tfdisgan")
+class Upsample2D(keras.layers.Layer):
+    """FIR upsampling of NHWC images (`upsample2d`), e.g. the skip-connection images.
+
+    Args:
+        factor: int upsampling factor. Default 2.
+        resample_filter: FIR taps for `setup_filter`. Default ``(1, 3, 3, 1)``.
+        **kwargs: `keras.layers.Layer` arguments.
+
+    Input shape ``[N, H, W, C]``; output shape ``[N, H * factor, W * factor, C]``.
+
+    Raises:
+        ValueError: for a bad ``factor`` or ``resample_filter``.
+
+    Example:
+        >>> Upsample2D()(tf.ones([1, 4, 4, 3])).shape
+        TensorShape([1, 8, 8, 3])
+    """
+
+    def __init__(self, factor=2, resample_filter=(1, 3, 3, 1), **kwargs):
+        super().__init__(**kwargs)
+        self.factor = _check_factor(factor)
+        self.resample_filter = _check_filter_arg(resample_filter)
+        self._filter = setup_filter(self.resample_filter)
+
+    def call(self, x):
+        return upsample2d(x, self._filter, up=self.factor)
+
+    def compute_output_shape(self, input_shape):
+        n, h, w, c = input_shape
+        return (
+            n,
+            None if h is None else h * self.factor,
+            None if w is None else w * self.factor,
+            c,
+        )
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(factor=self.factor, resample_filter=self.resample_filter)
+        return config
+
+
+@keras.saving.register_keras_serializable(package="tfdisgan")
+class Downsample2D(keras.layers.Layer):
+    """FIR anti-aliased downsampling of NHWC images (`downsample2d`).
+
+    Args:
+        factor: int downsampling factor. Default 2.
+        resample_filter: FIR taps for `setup_filter`. Default ``(1, 3, 3, 1)``.
+        **kwargs: `keras.layers.Layer` arguments.
+
+    Input shape ``[N, H, W, C]``; output ``[N, H // factor, W // factor, C]`` (even
+    filters).
+
+    Raises:
+        ValueError: for a bad ``factor`` or ``resample_filter``.
+    """
+
+    def __init__(self, factor=2, resample_filter=(1, 3, 3, 1), **kwargs):
+        super().__init__(**kwargs)
+        self.factor = _check_factor(factor)
+        self.resample_filter = _check_filter_arg(resample_filter)
+        self._filter = setup_filter(self.resample_filter)
+
+    def call(self, x):
+        return downsample2d(x, self._filter, down=self.factor)
+
+    def compute_output_shape(self, input_shape):
+        n, h, w, c = input_shape
+        fw, fh = _filter_size(self._filter)
+        d = self.factor
+
+        def size(s, k):
+            if s is None:
+                return None
+            return (s + (k - d + 1) // 2 + (k - d) // 2 - k) // d + 1
+
+        return (n, size(h, fh), size(w, fw), c)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(factor=self.factor, resample_filter=self.resample_filter)
+        return config
+
+
+@keras.saving.register_keras_serializable(package="tfdisgan")
+class Blur(keras.layers.Layer):
+    """FIR low-pass filter of NHWC images that keeps their size (`filter2d`).
+
+    Args:
+        resample_filter: FIR taps for `setup_filter`. Default ``(1, 3, 3, 1)``.
+        padding: extra padding on top of the size-preserving one: int, ``(x, y)`` or
+            ``(x0, x1, y0, y1)``; negative values crop. Default 0.
+        **kwargs: `keras.layers.Layer` arguments.
+
+    Input shape ``[N, H, W, C]``; output ``[N, H + y0 + y1, W + x0 + x1, C]``.
+
+    Raises:
+        ValueError: for a bad ``resample_filter`` or ``padding``.
+    """
+
+    def __init__(self, resample_filter=(1, 3, 3, 1), padding=0, **kwargs):
+        super().__init__(**kwargs)
+        self.resample_filter = _check_filter_arg(resample_filter)
+        self._padding = _parse_padding(padding)
+        self.padding = padding if _is_int(padding) else list(padding)
+        self._filter = setup_filter(self.resample_filter)
+
+    def call(self, x):
+        return filter2d(x, self._filter, padding=self._padding)
+
+    def compute_output_shape(self, input_shape):
+        n, h, w, c = input_shape
+        x0, x1, y0, y1 = self._padding
+        return (n, None if h is None else h + y0 + y1, None if w is None else w + x0 + x1, c)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(resample_filter=self.resample_filter, padding=self.padding)
+        return config
