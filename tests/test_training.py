@@ -26,9 +26,8 @@ def _config(outdir, **overrides):
 
 def _restore_weights(run_dir, config):
     info = describe(config.data)
-    resolution, _, num_classes = training.validate(config, info)
-    model, step = training.build_model(config, resolution, num_classes,
-                                       tf.distribute.get_strategy())
+    config, _, num_classes = training.validate(config, info)
+    model, step = training.build_model(config, num_classes, tf.distribute.get_strategy())
     checkpoint = training.make_checkpoint(model, step)
     checkpoint.restore(tf.train.latest_checkpoint(os.path.join(run_dir, "checkpoints")))
     weights = [v.numpy() for v in model.generator.weights + model.discriminator.weights
@@ -46,6 +45,7 @@ class ValidateTest(tf.test.TestCase):
             (dict(data=data, resolution=32, steps=1), "--resolution: 32 does not match"),
             (dict(data=data, classes=("volcano",), steps=1), "--classes: Unknown class"),
             (dict(data=data, batch=6, steps=1), "--batch: 6 is not divisible by the 4"),
+            (dict(data=data, z_dim=0, steps=1), "--z_dim: must be > 0"),
             (dict(data=data, kimg=1.0, steps=1), "--kimg: give exactly one"),
             (dict(data=data), "--kimg: give exactly one"),
             (dict(data=data, augment="ada", steps=1), "--augment: must be one of"),
@@ -60,9 +60,37 @@ class ValidateTest(tf.test.TestCase):
         procedural = describe("procedural:8")
         with self.assertRaisesRegex(training.ConfigError, "--resolution: must be a power"):
             training.validate(training.TrainConfig(resolution=48, steps=1), procedural)
-        ok = training.validate(training.TrainConfig(data=data, classes=("flood",), steps=1,
-                                                    conditional=True), info)
-        self.assertEqual(ok, (16, (3,), 4))
+        resolved, class_ids, num_classes = training.validate(
+            training.TrainConfig(data=data, classes=("flood",), steps=1, conditional=True), info)
+        self.assertEqual((resolved.resolution, class_ids, num_classes), (16, (3,), 4))
+        self.assertEqual((resolved.batch, resolved.g_lr, resolved.beta1, resolved.z_dim),
+                         (32, 2e-4, 0.5, 100))  # the DCGAN paper's values fill the gaps
+
+    def test_stylegan2_preset_fills_and_flags_override(self):
+        info = describe("procedural:8")
+        config, _, _ = training.validate(
+            training.TrainConfig(model="stylegan2", cfg="paper256", resolution=64, steps=1,
+                                 r1_gamma=3.0), info)
+        self.assertEqual((config.batch, config.g_lr, config.beta1, config.beta2),
+                         (64, 0.0025, 0.0, 0.99))
+        self.assertEqual((config.channel_base, config.mapping_layers, config.mbstd_group),
+                         (16384, 8, 8))
+        self.assertEqual((config.r1_gamma, config.r1_interval, config.pl_weight,
+                          config.pl_interval), (3.0, 16, 2.0, 4))
+        auto, _, _ = training.validate(
+            training.TrainConfig(model="stylegan2", resolution=64, steps=1), info)
+        # stylegan2-ada train.py "auto" at 64 px, 1 GPU: mb 32, gamma 0.0002*64^2/32.
+        self.assertEqual(auto.batch, 32)
+        self.assertAlmostEqual(auto.r1_gamma, 0.0256)
+        with self.assertRaisesRegex(training.ConfigError, "--pl_weight: applies to"):
+            training.validate(training.TrainConfig(resolution=64, steps=1, pl_weight=1.0),
+                              info)
+        with self.assertRaisesRegex(training.ConfigError, "--cfg: must be one of"):
+            training.validate(training.TrainConfig(model="stylegan2", cfg="huge",
+                                                   resolution=64, steps=1), info)
+        with self.assertRaisesRegex(training.ConfigError, "--batch:.*minibatch-stddev"):
+            training.validate(training.TrainConfig(model="stylegan2", cfg="paper256",
+                                                   resolution=64, steps=1, batch=12), info)
 
     def test_flags_txt_round_trips_through_absl(self):
         from absl import flags as absl_flags
@@ -209,14 +237,16 @@ class ScriptTest(tf.test.TestCase):
         time.sleep(np.random.default_rng().uniform(0.0, 0.5))
         process.kill()
         process.wait(timeout=30)
+        killed = tf.train.latest_checkpoint(os.path.join(run_dir, "checkpoints"))
+        killed_step = int(killed.rsplit("-", 1)[1])
+        self.assertGreaterEqual(killed_step, interrupted_step + 2)
         # The latest checkpoint always restores, and the run finishes from it.
         result = subprocess.run(self._command(outdir, "--resume=auto", "--steps=" + str(
-            interrupted_step + 12)), capture_output=True, text=True, env=self._env(),
-            timeout=300)
+            killed_step + 5)), capture_output=True, text=True, env=self._env(), timeout=300)
         self.assertEqual(result.returncode, 0, result.stderr[-2000:])
-        self.assertIn("Resumed", result.stdout)
+        self.assertIn(f"at step {killed_step}", result.stdout)
         latest = tf.train.latest_checkpoint(os.path.join(run_dir, "checkpoints"))
-        self.assertEqual(int(latest.rsplit("-", 1)[1]), interrupted_step + 12)
+        self.assertEqual(int(latest.rsplit("-", 1)[1]), killed_step + 5)
         self.assertLen([d for d in os.listdir(outdir)], 1)  # one run folder, resumed
 
 

@@ -153,3 +153,48 @@ def bench_train(model, dataset, steps=10, warmup=2, repeats=3):
     rate, rates = _median_rate(run, steps * batch, repeats)
     return {"batch_size": batch, "images_per_s": round(rate, 3),
             "runs": [round(r, 3) for r in rates]}
+
+
+def bench_peak_flops(size=2048, repeats=5):
+    """This machine's measured float32 peak: GFLOP/s of a large matmul and a large conv."""
+    a = tf.random.normal([size, size])
+    matmul = tf.function(lambda x: tf.matmul(x, x))
+    matmul(a).numpy()
+    rate, _ = _median_rate(lambda: matmul(a).numpy(), 2 * size**3, repeats)
+    x = tf.random.normal([8, 64, 64, 256])
+    w = tf.random.normal([3, 3, 256, 256])
+    conv = tf.function(lambda x, w: tf.nn.conv2d(x, w, 1, "SAME"))
+    conv(x, w).numpy()
+    conv_flops = 2 * 8 * 64 * 64 * 256 * 256 * 9
+    conv_rate, _ = _median_rate(lambda: conv(x, w).numpy(), conv_flops, repeats)
+    return {"matmul_gflops": round(rate / 1e9, 1), "conv_gflops": round(conv_rate / 1e9, 1)}
+
+
+def graph_flops(fn, *input_specs):
+    """Float operations of one call of `fn` (TF profiler on the frozen traced graph)."""
+    from tensorflow.python.framework.convert_to_constants import (
+        convert_variables_to_constants_v2,
+    )
+
+    concrete = tf.function(fn).get_concrete_function(*input_specs)
+    frozen = convert_variables_to_constants_v2(concrete)
+    options = tf.compat.v1.profiler.ProfileOptionBuilder.float_operation()
+    options["output"] = "none"
+    info = tf.compat.v1.profiler.profile(graph=frozen.graph, options=options)
+    return int(info.total_float_ops)
+
+
+def bench_inference(generator_fn, z_dim, batch_size=16, batches=5, repeats=3):
+    """Images/s of a generator function z -> images (compiled once, const noise)."""
+    fn = tf.function(generator_fn)
+    z = tf.random.normal([batch_size, z_dim], seed=0)
+    fn(z).numpy()
+
+    def run():
+        for _ in range(batches):
+            out = fn(z)
+        out.numpy()
+
+    rate, rates = _median_rate(run, batches * batch_size, repeats)
+    return {"batch_size": batch_size, "images_per_s": round(rate, 3),
+            "runs": [round(r, 3) for r in rates]}

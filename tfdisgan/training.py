@@ -39,12 +39,17 @@ from tfdisgan import callbacks as cb
 from tfdisgan.augment import get_augment
 from tfdisgan.data import describe, load_dataset
 
-MODELS = ("dcgan",)
+MODELS = ("dcgan", "stylegan2")
+DCGAN_DEFAULTS = dict(batch=32, g_lr=2e-4, d_lr=2e-4, beta1=0.5, beta2=0.999, r1_gamma=0.0,
+                      r1_interval=1, ema_kimg=10.0, ema_rampup=0.05, z_dim=100)
+_STYLEGAN2_ONLY = ("w_dim", "channel_base", "channel_max", "mapping_layers", "mbstd_group",
+                   "style_mixing", "pl_weight", "pl_interval")
 AUGMENTS = ("none", "diffaugment", "classic")
 # Settings that define the networks or the data stream: a resume must not change them.
 _FIXED_ON_RESUME = (
-    "model", "data", "resolution", "classes", "conditional", "batch", "z_dim",
-    "base_channels", "max_channels", "augment", "diffaugment", "mirror", "seed",
+    "model", "cfg", "data", "resolution", "classes", "conditional", "batch", "z_dim",
+    "base_channels", "max_channels", "w_dim", "channel_base", "channel_max", "mapping_layers",
+    "mbstd_group", "augment", "diffaugment", "mirror", "seed",
 )
 
 
@@ -59,11 +64,15 @@ class TrainConfig:
     Attributes:
         data: dataset spec: folder of shards, folder of images or "procedural:N".
         outdir: parent folder of run folders.
-        model: "dcgan".
+        model: "dcgan" | "stylegan2".
+        cfg: StyleGAN2 preset (stylegan2-ada's --cfg): "auto" | "stylegan2" | "paper256" |
+            "paper512" | "paper1024" | "cpu_tiny"; fills every StyleGAN2 setting left None.
         resolution: image side; must match a shard dataset's (None: take the dataset's).
         classes: class names or ids to train on (empty: all).
         conditional: condition G and D on the class labels.
         batch: global batch size.
+        (Settings left None take the model's defaults: DCGAN's paper values, or the
+        StyleGAN2 preset `cfg`; `validate` returns the config with all of them filled.)
         kimg: length in thousands of real images (or use `steps`).
         steps: length in train steps (or use `kimg`).
         g_lr, d_lr, beta1, beta2: Adam settings (DCGAN paper: 2e-4, 0.5, 0.999).
@@ -72,7 +81,11 @@ class TrainConfig:
         mirror: random x-flips of the reals in the input pipeline.
         r1_gamma, r1_interval: R1 weight (0: off) and lazy interval.
         ema_kimg, ema_rampup: generator EMA half-life and ramp-up ratio (0: no ramp-up).
-        z_dim, base_channels, max_channels: DCGAN size.
+        z_dim: latent size.
+        base_channels, max_channels: DCGAN width.
+        w_dim, channel_base, channel_max, mapping_layers, mbstd_group: StyleGAN2 size.
+        style_mixing: StyleGAN2 style-mixing probability.
+        pl_weight, pl_interval: StyleGAN2 path-length weight (0: off) and lazy interval.
         seed: seed of weights, data order, latents and augmentation.
         tick_kimg: kimg between log lines.
         snapshot_ticks: ticks between sample grids and checkpoints.
@@ -86,26 +99,35 @@ class TrainConfig:
     data: str = "procedural:2000"
     outdir: str = "runs"
     model: str = "dcgan"
+    cfg: str = "auto"
     resolution: int | None = None
     classes: tuple = ()
     conditional: bool = False
-    batch: int = 32
+    batch: int | None = None
     kimg: float | None = None
     steps: int | None = None
-    g_lr: float = 2e-4
-    d_lr: float = 2e-4
-    beta1: float = 0.5
-    beta2: float = 0.999
+    g_lr: float | None = None
+    d_lr: float | None = None
+    beta1: float | None = None
+    beta2: float | None = None
     augment: str = "diffaugment"
     diffaugment: str = "color,translation,cutout"
     mirror: bool = False
-    r1_gamma: float = 0.0
-    r1_interval: int = 1
-    ema_kimg: float = 10.0
-    ema_rampup: float = 0.05
-    z_dim: int = 100
+    r1_gamma: float | None = None
+    r1_interval: int | None = None
+    ema_kimg: float | None = None
+    ema_rampup: float | None = None
+    z_dim: int | None = None
     base_channels: int = 64
     max_channels: int = 512
+    w_dim: int | None = None
+    channel_base: int | None = None
+    channel_max: int | None = None
+    mapping_layers: int | None = None
+    mbstd_group: int | None = None
+    style_mixing: float | None = None
+    pl_weight: float | None = None
+    pl_interval: int | None = None
     seed: int = 0
     tick_kimg: float = 4.0
     snapshot_ticks: int = 10
@@ -136,11 +158,42 @@ def _check(condition, flag, message):
         raise ConfigError(f"--{flag}: {message}")
 
 
+def _fill_defaults(config, resolution, num_replicas):
+    """Fills the settings left None from DCGAN's defaults or the StyleGAN2 preset."""
+    if config.model == "dcgan":
+        for flag in _STYLEGAN2_ONLY:
+            _check(getattr(config, flag) is None, flag, "applies to --model=stylegan2 only")
+        defaults = DCGAN_DEFAULTS
+    else:
+        from tfdisgan.models import stylegan2
+
+        _check(config.cfg in stylegan2.PRESETS, "cfg",
+               f"must be one of {tuple(stylegan2.PRESETS)}, got {config.cfg!r}")
+        try:
+            preset = stylegan2.resolve_preset(config.cfg, resolution, config.batch,
+                                              num_replicas)
+        except ValueError as error:
+            raise ConfigError(f"--batch: {error}") from None
+        defaults = dict(
+            batch=preset["batch"], g_lr=preset["lrate"], d_lr=preset["lrate"],
+            beta1=preset["betas"][0], beta2=preset["betas"][1], r1_gamma=preset["r1_gamma"],
+            r1_interval=preset["r1_interval"], ema_kimg=preset["ema_kimg"],
+            ema_rampup=preset["ema_rampup"] or 0.0, z_dim=preset["z_dim"],
+            w_dim=preset["w_dim"], channel_base=preset["channel_base"],
+            channel_max=preset["channel_max"], mapping_layers=preset["mapping_layers"],
+            mbstd_group=preset["mbstd_group_size"], style_mixing=0.9,
+            pl_weight=preset["pl_weight"], pl_interval=preset["pl_interval"],
+        )
+    filled = {k: v for k, v in defaults.items() if getattr(config, k) is None}
+    return dataclasses.replace(config, resolution=resolution, **filled)
+
+
 def validate(config, info, num_replicas=1):
     """Checks a config against itself and the dataset before anything is built.
 
     Returns:
-        The resolved `(resolution, class_ids, num_classes)`.
+        `(resolved_config, class_ids, num_classes)`: the config with the resolution and
+        every model default filled in (what flags.txt records).
 
     Raises:
         ConfigError: naming the first bad flag.
@@ -148,32 +201,14 @@ def validate(config, info, num_replicas=1):
     _check(config.model in MODELS, "model", f"must be one of {MODELS}, got {config.model!r}")
     _check(config.augment in AUGMENTS, "augment",
            f"must be one of {AUGMENTS}, got {config.augment!r}")
-    _check(config.batch >= 1, "batch", f"must be >= 1, got {config.batch}")
-    _check(config.batch % num_replicas == 0, "batch",
-           f"{config.batch} is not divisible by the {num_replicas} replicas")
     _check((config.kimg is None) != (config.steps is None), "kimg",
            "give exactly one of --kimg and --steps")
     if config.kimg is not None:
         _check(config.kimg > 0, "kimg", f"must be > 0, got {config.kimg}")
     if config.steps is not None:
         _check(config.steps > 0, "steps", f"must be > 0, got {config.steps}")
-    for flag in ("g_lr", "d_lr", "tick_kimg"):
-        _check(getattr(config, flag) > 0, flag, f"must be > 0, got {getattr(config, flag)}")
-    for flag in ("beta1", "beta2"):
-        _check(0 <= getattr(config, flag) < 1, flag, f"must be in [0, 1), got "
-               f"{getattr(config, flag)}")
-    _check(config.ema_kimg >= 0 and config.ema_rampup >= 0, "ema_rampup",
-           "--ema_kimg and --ema_rampup must be >= 0")
-    _check(config.r1_gamma >= 0, "r1_gamma", f"must be >= 0, got {config.r1_gamma}")
-    _check(config.r1_interval >= 1, "r1_interval", f"must be >= 1, got {config.r1_interval}")
-    _check(config.snapshot_ticks >= 1, "snapshot_ticks", "must be >= 1")
-    _check(config.keep_checkpoints >= 1, "keep_checkpoints", "must be >= 1")
-    _check(config.grid_seeds >= 1, "grid_seeds", "must be >= 1")
-    if config.augment == "diffaugment":
-        try:
-            get_augment("diffaugment", policy=config.diffaugment)
-        except ValueError as error:
-            raise ConfigError(f"--diffaugment: {error}") from None
+    if config.batch is not None:
+        _check(config.batch >= 1, "batch", f"must be >= 1, got {config.batch}")
     resolution = config.resolution
     if info.resolution is not None:
         _check(resolution in (None, info.resolution), "resolution",
@@ -184,6 +219,29 @@ def validate(config, info, num_replicas=1):
            f"{info.spec!r}")
     _check(resolution >= 16 and resolution & (resolution - 1) == 0, "resolution",
            f"must be a power of two >= 16, got {resolution}")
+    config = _fill_defaults(config, resolution, num_replicas)
+    _check(config.batch % num_replicas == 0, "batch",
+           f"{config.batch} is not divisible by the {num_replicas} replicas")
+    for flag in ("g_lr", "d_lr", "tick_kimg", "z_dim"):
+        _check(getattr(config, flag) > 0, flag, f"must be > 0, got {getattr(config, flag)}")
+    for flag in ("beta1", "beta2"):
+        _check(0 <= getattr(config, flag) < 1, flag, f"must be in [0, 1), got "
+               f"{getattr(config, flag)}")
+    for flag in ("ema_kimg", "ema_rampup", "r1_gamma", "pl_weight"):
+        value = getattr(config, flag)
+        _check(value is None or value >= 0, flag, f"must be >= 0, got {value}")
+    for flag in ("r1_interval", "pl_interval", "snapshot_ticks", "keep_checkpoints",
+                 "grid_seeds", "mapping_layers", "mbstd_group"):
+        value = getattr(config, flag)
+        _check(value is None or value >= 1, flag, f"must be >= 1, got {value}")
+    if config.style_mixing is not None:
+        _check(0 <= config.style_mixing <= 1, "style_mixing",
+               f"must be in [0, 1], got {config.style_mixing}")
+    if config.augment == "diffaugment":
+        try:
+            get_augment("diffaugment", policy=config.diffaugment)
+        except ValueError as error:
+            raise ConfigError(f"--diffaugment: {error}") from None
     class_ids = []
     for name in config.classes:
         try:
@@ -193,7 +251,7 @@ def validate(config, info, num_replicas=1):
     num_classes = info.num_classes if config.conditional else 0
     _check(not config.conditional or num_classes >= 2, "conditional",
            f"needs a dataset with >= 2 classes; {info.spec!r} has {info.num_classes}")
-    return resolution, tuple(class_ids), num_classes
+    return config, tuple(class_ids), num_classes
 
 
 def _default_run_name(config, resolution):
@@ -261,30 +319,47 @@ def _truncate_log(path, step):
     _write_atomic(path, "".join(kept))
 
 
-def build_model(config, resolution, num_classes, strategy):
-    """Builds and compiles the model, optimizers and augmentation inside `strategy.scope()`."""
-    from tfdisgan.models import DCGAN
+def build_model(config, num_classes, strategy):
+    """Builds and compiles the model, optimizers and augmentation inside `strategy.scope()`.
+
+    `config` must be resolved (`validate`). StyleGAN2 gets `lazy_adam` optimizers: the
+    learning rate and betas adjusted for its lazy R1 / path-length steps as in the paper.
+    """
+    from tfdisgan.models import dcgan, stylegan2
 
     # Initial weights are a function of the seed too (Keras initialisers draw from it).
     keras.utils.set_random_seed(config.seed)
+    betas = (config.beta1, config.beta2)
     with strategy.scope():
-        model = DCGAN(
-            resolution=resolution,
-            z_dim=config.z_dim,
-            base_channels=config.base_channels,
-            max_channels=config.max_channels,
-            num_classes=num_classes,
-            ema_kimg=config.ema_kimg,
-            ema_rampup=config.ema_rampup or None,
-            seed=config.seed,
-        )
-        g_opt = keras.optimizers.Adam(config.g_lr, beta_1=config.beta1, beta_2=config.beta2,
-                                      epsilon=1e-8)
-        d_opt = keras.optimizers.Adam(config.d_lr, beta_1=config.beta1, beta_2=config.beta2,
-                                      epsilon=1e-8)
         augment = get_augment(config.augment, policy=config.diffaugment, seed=config.seed + 1)
-        model.compile(g_optimizer=g_opt, d_optimizer=d_opt, augment=augment,
-                      r1_gamma=config.r1_gamma, r1_interval=config.r1_interval)
+        if config.model == "dcgan":
+            model = dcgan.DCGAN(
+                resolution=config.resolution, z_dim=config.z_dim,
+                base_channels=config.base_channels, max_channels=config.max_channels,
+                num_classes=num_classes, ema_kimg=config.ema_kimg,
+                ema_rampup=config.ema_rampup or None, seed=config.seed,
+            )
+            g_opt = keras.optimizers.Adam(config.g_lr, beta_1=betas[0], beta_2=betas[1],
+                                          epsilon=1e-8)
+            d_opt = keras.optimizers.Adam(config.d_lr, beta_1=betas[0], beta_2=betas[1],
+                                          epsilon=1e-8)
+            compile_kwargs = dict(r1_gamma=config.r1_gamma, r1_interval=config.r1_interval)
+        else:
+            model = stylegan2.StyleGAN2(
+                resolution=config.resolution, z_dim=config.z_dim, w_dim=config.w_dim,
+                num_classes=num_classes, channel_base=config.channel_base,
+                channel_max=config.channel_max, mapping_layers=config.mapping_layers,
+                mbstd_group_size=config.mbstd_group, style_mixing_prob=config.style_mixing,
+                ema_kimg=config.ema_kimg, ema_rampup=config.ema_rampup or None,
+                seed=config.seed,
+            )
+            g_opt = stylegan2.lazy_adam(config.g_lr, betas,
+                                        config.pl_interval if config.pl_weight else None)
+            d_opt = stylegan2.lazy_adam(config.d_lr, betas,
+                                        config.r1_interval if config.r1_gamma else None)
+            compile_kwargs = dict(r1_gamma=config.r1_gamma, r1_interval=config.r1_interval,
+                                  pl_weight=config.pl_weight, pl_interval=config.pl_interval)
+        model.compile(g_optimizer=g_opt, d_optimizer=d_opt, augment=augment, **compile_kwargs)
         step = tf.Variable(0, dtype=tf.int64, trainable=False, name="step")
     return model, step
 
@@ -306,7 +381,8 @@ def run(config, strategy=None, verbose=True):
     """
     strategy = strategy or tf.distribute.get_strategy()
     info = describe(config.data)
-    resolution, class_ids, num_classes = validate(config, info, strategy.num_replicas_in_sync)
+    config, class_ids, num_classes = validate(config, info, strategy.num_replicas_in_sync)
+    resolution = config.resolution
     name = config.run_name or _default_run_name(config, resolution)
     run_dir = find_resume_dir(config, name) if config.resume else None
     if run_dir is not None:
@@ -314,14 +390,13 @@ def run(config, strategy=None, verbose=True):
     else:
         run_dir = _next_run_dir(config.outdir, name)
         os.makedirs(run_dir)
-    resolved = dataclasses.replace(config, resolution=resolution)
-    _write_atomic(os.path.join(run_dir, "flags.txt"), resolved.to_flags())
-    config_dict = dataclasses.asdict(resolved)
+    _write_atomic(os.path.join(run_dir, "flags.txt"), config.to_flags())
+    config_dict = dataclasses.asdict(config)
     config_dict["classes"] = list(config.classes)
     _write_atomic(os.path.join(run_dir, "config.json"), json.dumps(config_dict, indent=2,
                                                                    ensure_ascii=False))
 
-    model, step = build_model(config, resolution, num_classes, strategy)
+    model, step = build_model(config, num_classes, strategy)
     checkpoint = make_checkpoint(model, step)
     manager = tf.train.CheckpointManager(
         checkpoint, os.path.join(run_dir, "checkpoints"), max_to_keep=config.keep_checkpoints
