@@ -109,6 +109,26 @@ class ValidateTest(tf.test.TestCase):
         with self.assertRaises(absl_flags.UnrecognizedFlagError):
             values(["train.py", "--no_such_flag=1"])
 
+    def test_every_shipped_config_parses_and_validates(self):
+        import glob
+
+        from absl import flags as absl_flags
+
+        from tfdisgan import flags as tfd_flags
+
+        configs = sorted(glob.glob(os.path.join(REPO, "configs", "*.cfg")))
+        self.assertGreaterEqual(len(configs), 10)
+        for path in configs:
+            with self.subTest(config=os.path.basename(path)):
+                values = absl_flags.FlagValues()
+                tfd_flags.define_train_flags(values)
+                values(["train.py", f"--flagfile={path}"])
+                config = tfd_flags.train_config_from_flags(values)
+                # Their data folders are the user's; check them against built-in data.
+                config = dataclasses.replace(config, data="procedural:8")
+                resolved, _, _ = training.validate(config, describe(config.data))
+                self.assertIsNotNone(resolved.batch)
+
 
 class RunTest(tf.test.TestCase):
     def test_run_folder_contents(self):
