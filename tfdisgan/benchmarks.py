@@ -198,3 +198,98 @@ def bench_inference(generator_fn, z_dim, batch_size=16, batches=5, repeats=3):
     rate, rates = _median_rate(run, batches * batch_size, repeats)
     return {"batch_size": batch_size, "images_per_s": round(rate, 3),
             "runs": [round(r, 3) for r in rates]}
+
+
+PAPER256 = dict(channel_base=16384, channel_max=512, mapping_layers=8, mbstd_group_size=8,
+                conv_clamp=256, style_mixing_prob=0.9)
+
+
+def build_stylegan2_bench_model(resolution, r1_interval, pl_weight=0.0, **overrides):
+    """StyleGAN2 as the peer benchmark builds it: paper256 nets, z = w = 512, unconditional,
+    no augmentation, R1 gamma 1 every `r1_interval` steps, path length off by default."""
+    from tfdisgan.models import stylegan2
+
+    kwargs = {**PAPER256, **overrides}
+    model = stylegan2.StyleGAN2(resolution=resolution, seed=0, **kwargs)
+    g_opt = stylegan2.lazy_adam(0.0025, (0.0, 0.99), 4 if pl_weight else None)
+    d_opt = stylegan2.lazy_adam(0.0025, (0.0, 0.99), r1_interval if r1_interval > 1 else None)
+    model.compile(g_optimizer=g_opt, d_optimizer=d_opt, r1_gamma=1.0, r1_interval=r1_interval,
+                  pl_weight=pl_weight, pl_interval=4)
+    return model
+
+
+def _random_images(resolution, batch_size):
+    images = tf.random.uniform([batch_size, resolution, resolution, 3], -1.0, 1.0, seed=0)
+    return tf.data.Dataset.from_tensors((images, tf.zeros([batch_size], tf.int32))).repeat()
+
+
+def bench_stylegan2(resolution, batch_size, schedule="r1_every_step", repeats=3):
+    """StyleGAN2 training images/s at the peer benchmark's configuration.
+
+    Schedules: "r1_every_step" (Gmain + Dmain + Dreg each step, the peer's measured number),
+    "lazy_r1" (R1 every 16 steps, timed over 16 steps: the peer's estimate Gmain + Dmain +
+    Dreg/16), "official" (lazy R1 and path length every 4 steps, as real training runs).
+    """
+    r1_interval = 1 if schedule == "r1_every_step" else 16
+    pl_weight = 2.0 if schedule == "official" else 0.0
+    overrides = {} if batch_size % 8 == 0 else {"mbstd_group_size": 4}
+    model = build_stylegan2_bench_model(resolution, r1_interval, pl_weight, **overrides)
+    steps = 1 if schedule == "r1_every_step" else 16
+    result = bench_train(model, _random_images(resolution, batch_size), steps=steps,
+                         warmup=2, repeats=repeats)
+    result.update(resolution=resolution, schedule=schedule)
+    return result
+
+
+def stylegan2_flops(resolution):
+    """Forward float operations per image of G (mapping + synthesis) and D, paper256 nets."""
+    model = build_stylegan2_bench_model(resolution, 16)
+    g_flops = graph_flops(
+        lambda z: model.synthesize(z, noise_mode="const", use_ema=False),
+        tf.TensorSpec([1, model.z_dim], tf.float32),
+    )
+    d_flops = graph_flops(
+        lambda x: model.run_discriminator(x, None, training=False),
+        tf.TensorSpec([1, resolution, resolution, 3], tf.float32),
+    )
+    # Training touches G forward 2x (Gmain, Dmain) and backward once (~2x forward), and D
+    # forward 3x (fakes in Gmain, fakes and reals in Dmain) and backward 3x: ~4G + 9D.
+    return {"g_forward": g_flops, "d_forward": d_flops,
+            "train_estimate": 4 * g_flops + 9 * d_flops}
+
+
+def bench_stylegan2_inference(resolution, batch_size=16):
+    """G_ema images/s at the peer's inference setting (const noise, batch 16)."""
+    model = build_stylegan2_bench_model(resolution, 16)
+    return bench_inference(
+        lambda z: model.synthesize(z, noise_mode="const", use_ema=True), model.z_dim,
+        batch_size=batch_size, batches=3,
+    )
+
+
+def run_peer(bench_script, sg2ada_root, python, resolutions, batch=8, timeout=3600):
+    """Runs ../shared/peer_bench/bench_sg2ada.py (official StyleGAN2-ADA, PyTorch) in this
+    same benchmark run and returns its per-resolution paper256 numbers."""
+    import json
+    import subprocess
+
+    out = tempfile.mktemp(suffix=".json")
+    res = ",".join(str(r) for r in resolutions)
+    command = [python, bench_script, "--configs", "paper256", "--param-res", res,
+               "--train-res", res, "--infer-res", res, "--batch", str(batch), "--out", out]
+    env = dict(os.environ, SG2ADA_ROOT=sg2ada_root)
+    subprocess.run(command, check=True, env=env, timeout=timeout,
+                   stdout=subprocess.DEVNULL)
+    with open(out, encoding="utf-8") as handle:
+        report = json.load(handle)
+    os.remove(out)
+    results = {}
+    for r, entry in report["configs"]["paper256"].items():
+        results[r] = {
+            "params": entry.get("params"),
+            "train_img_per_s_r1_every_step": entry.get("train", {}).get(
+                "img_per_s_every_step_r1"),
+            "train_img_per_s_lazy_r1_est": entry.get("train", {}).get("img_per_s_lazy_r1_est"),
+            "infer_img_per_s": entry.get("infer", {}).get("img_per_s"),
+        }
+    return {"torch": report["meta"].get("torch"), "batch": batch, "by_resolution": results}
