@@ -151,7 +151,8 @@ class GenerateTest(tf.test.TestCase):
             64, 16, seed=2, classes=["wildfire", "earthquake", "flood"], num_workers=1
         )
         pool_class = concurrent.futures.ProcessPoolExecutor
-        with mock.patch.object(concurrent.futures, "ProcessPoolExecutor", wraps=pool_class) as pool:
+        spy = mock.patch.object(concurrent.futures, "ProcessPoolExecutor", wraps=pool_class)
+        with spy as pool, mock.patch.object(procedural, "_MIN_IMAGES_PER_SPAWN_WORKER", 8):
             pooled, pooled_labels = procedural.generate(
                 64, 16, seed=2, classes=["wildfire", "earthquake", "flood"], num_workers=2
             )

@@ -71,6 +71,14 @@ class BuildDatasetTest(tf.test.TestCase):
         shard_labels = [int(label) for _, label in first]
         self.assertLen(set(shard_labels), 2)
 
+    def test_spawned_decoder_pool_gives_the_same_dataset(self):
+        dest = os.path.join(self.tmp, "pooled")
+        with mock.patch.object(tfrecords, "_MIN_FILES_FOR_POOL", 1):
+            pooled = tfrecords.build_dataset(self.source, dest, resolution=32, shards=3,
+                                             num_workers=2, verbose=False)
+        self.assertEqual(pooled["shards"], self.manifest["shards"])  # same bytes (sha256)
+        self.assertEqual(len(pooled["rejected"]), len(self.manifest["rejected"]))
+
     def test_dest_exists_needs_overwrite(self):
         with self.assertRaisesRegex(FileExistsError, "overwrite"):
             tfrecords.build_dataset(self.source, self.dest, resolution=32, verbose=False)

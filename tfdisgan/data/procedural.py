@@ -22,7 +22,6 @@ import math
 import multiprocessing
 import os
 import re
-import sys
 from collections.abc import Iterable
 
 import numpy as np
@@ -39,9 +38,8 @@ _MIN_CANVAS = 128
 _SUPERSAMPLE = 2
 # Soft layers (smoke, glow, dust, clouds) are blurred at this size whatever the canvas.
 _BLUR_CANVAS = 128
-# Below this many images per worker a pool costs more to start than it saves. A forked worker
-# starts in milliseconds; a spawned one re-imports the package (TensorFlow included, seconds).
-_MIN_IMAGES_PER_FORK_WORKER = 32
+# Below this many images per worker a pool costs more to start than it saves: a spawned
+# worker re-imports the package (TensorFlow included, seconds).
 _MIN_IMAGES_PER_SPAWN_WORKER = 512
 _SPEC_PATTERN = re.compile(r"procedural:([0-9]+)")
 
@@ -904,7 +902,7 @@ def generate(
     Image i is `render_scene(index_i, resolution, seed)`, where index_i is the i-th scene
     index whose class is kept, so class counts stay balanced (round-robin over the kept
     classes) and a filtered dataset is a subset of the unfiltered one. Large requests are
-    spread over a pool of worker processes (forked on Linux); the result does not depend on
+    spread over a pool of spawned worker processes; the result does not depend on
     `num_workers`.
 
     Args:
@@ -954,12 +952,7 @@ def generate(
     k = len(ids)
     indices = [(i // k) * len(CLASS_NAMES) + ids[i % k] for i in range(n)]
     context = _pool_context()
-    per_worker = (
-        _MIN_IMAGES_PER_FORK_WORKER
-        if context.get_start_method() == "fork"
-        else _MIN_IMAGES_PER_SPAWN_WORKER
-    )
-    workers = min(int(num_workers), n // per_worker)
+    workers = min(int(num_workers), n // _MIN_IMAGES_PER_SPAWN_WORKER)
     # A daemonic process (e.g. a multiprocessing worker) may not start children.
     if workers <= 1 or multiprocessing.current_process().daemon:
         return _render_batch(indices, resolution, seed)
@@ -979,14 +972,11 @@ def generate(
 
 
 def _pool_context():
-    """Fork on Linux: a forked worker starts in milliseconds, where a spawned one re-imports
-    the package and TensorFlow with it (seconds). The workers run only NumPy and Pillow, never
-    TensorFlow, which is what makes forking a process that has TensorFlow's threads running
-    workable (verified under pytest with TensorFlow initialised). Elsewhere (macOS, Windows)
-    fork is unsafe or missing: the platform default (spawn)."""
-    if sys.platform.startswith("linux"):
-        return multiprocessing.get_context("fork")
-    return multiprocessing.get_context()
+    """Always "spawn": forking a process whose TensorFlow runtime has started its thread
+    pools can deadlock the child (seen here: a benchmark process hung in forked workers after
+    training). A spawned worker re-imports the package (seconds), so pools are only used for
+    at least `_MIN_IMAGES_PER_SPAWN_WORKER` images per worker."""
+    return multiprocessing.get_context("spawn")
 
 
 def is_procedural(spec: object) -> bool:

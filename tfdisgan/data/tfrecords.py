@@ -22,6 +22,7 @@ import datetime
 import hashlib
 import json
 import math
+import multiprocessing
 import os
 import shutil
 import sys
@@ -81,14 +82,23 @@ def _decode_worker(args):
         return None, None, f"unexpected error: {type(error).__name__}: {error}"
 
 
+# A spawned worker re-imports the package (TensorFlow included): pools pay off from here on.
+_MIN_FILES_FOR_POOL = 128
+
+
 def _iter_decoded(files, options, num_workers):
-    """Yields (index, image, info, reason) in file order, decoding in a process pool."""
+    """Yields (index, image, info, reason) in file order, decoding in a process pool.
+
+    The pool spawns its workers: forking a process whose TensorFlow runtime has started its
+    threads can deadlock the child.
+    """
     jobs = [(f.path, *options) for f in files]
-    if num_workers <= 1 or len(jobs) < 8:
+    if num_workers <= 1 or len(jobs) < _MIN_FILES_FOR_POOL:
         for index, job in enumerate(jobs):
             yield (index, *_decode_worker(job))
         return
-    with concurrent.futures.ProcessPoolExecutor(max_workers=num_workers) as pool:
+    context = multiprocessing.get_context("spawn")
+    with concurrent.futures.ProcessPoolExecutor(num_workers, mp_context=context) as pool:
         chunk = max(1, min(16, len(jobs) // (num_workers * 8)))
         for index, result in enumerate(pool.map(_decode_worker, jobs, chunksize=chunk)):
             yield (index, *result)
