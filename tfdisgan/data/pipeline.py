@@ -105,19 +105,13 @@ def _load_arrays(info, resolution, seed, verify_checksums, num_workers):
         return tfrecords.read_all(info.path, manifest)
     files, rejects = folder_lib.scan_source(info.path)
     ids = {name: i for i, name in enumerate(info.class_names)}
-    images, labels, seen = [], [], {}
+    images, labels = [], []
     options = (resolution, "center", None, "white")
-    for index, image, meta, reason in tfrecords._iter_decoded(files, options, num_workers):
-        item = files[index]
-        if image is None:
-            rejects.append(folder_lib.Reject(item.path, reason, item.class_name))
-        elif meta["sha1"] in seen:
-            reason = f"exact duplicate of {seen[meta['sha1']]}"
-            rejects.append(folder_lib.Reject(item.path, reason, item.class_name))
-        else:
-            seen[meta["sha1"]] = item.path
+    stream = tfrecords._iter_decoded(files, options, num_workers)
+    for index, image, _, _ in tfrecords.iter_unique(stream, files, rejects):
+        if image is not None:
             images.append(image)
-            labels.append(ids[item.class_name])
+            labels.append(ids[files[index].class_name])
     for reject in rejects:
         sys.stderr.write(f"rejected: {reject.path}: {reject.reason}\n")
     if not images:

@@ -104,6 +104,25 @@ def _iter_decoded(files, options, num_workers):
             yield (index, *result)
 
 
+def iter_unique(stream, candidates, rejects):
+    """Passes decode results through, turning exact duplicates into rejects.
+
+    Yields every `(index, image, info, extra)` of `stream`; `image` is None for a file that
+    was rejected, which is then appended to `rejects` with its reason (the decoder's, or
+    "exact duplicate of <first path>" for pixels already seen).
+    """
+    seen = {}
+    for index, image, info, extra in stream:
+        item = candidates[index]
+        if image is not None and info["sha1"] in seen:
+            image, extra = None, f"exact duplicate of {seen[info['sha1']]}"
+        if image is None:
+            rejects.append(folder_lib.Reject(item.path, extra, item.class_name))
+        else:
+            seen[info["sha1"]] = item.path
+        yield index, image, info, extra
+
+
 def _iter_procedural(count, resolution, seed):
     images, labels = procedural.generate(count, resolution, seed=seed)
     for index in range(count):
@@ -213,17 +232,10 @@ def build_dataset(
         writers = [tf.io.TFRecordWriter(os.path.join(tmp, name)) for name in shard_names]
         shard_counts = [0] * shards
         per_class = {name: {"kept": 0, "rejected": 0} for name in class_names}
-        seen, upscaled, kept = {}, 0, 0
-        for index, image, info, extra in stream:
-            item = candidates[index]
-            if image is None:
-                rejects.append(folder_lib.Reject(item.path, extra, item.class_name))
-            elif info["sha1"] in seen:
-                reason = f"exact duplicate of {seen[info['sha1']]}"
-                rejects.append(folder_lib.Reject(item.path, reason, item.class_name))
-            else:
-                seen[info["sha1"]] = item.path
-                label = extra if count is not None else class_ids[item.class_name]
+        upscaled, kept = 0, 0
+        for index, image, info, extra in iter_unique(stream, candidates, rejects):
+            if image is not None:
+                label = extra if count is not None else class_ids[candidates[index].class_name]
                 shard = shard_of[index]
                 writers[shard].write(_example(image, label, encoding))
                 shard_counts[shard] += 1
