@@ -316,8 +316,7 @@ class MirroredStrategyTest(tf.test.TestCase):
         # No batch norm: it normalises per replica, so 2 x B/2 would differ from 1 x B.
         keras.utils.set_random_seed(0)
         cpus = tf.config.list_logical_devices("CPU")
-        if len(cpus) < 2:
-            self.skipTest("needs the two logical CPUs set up in tests/conftest.py")
+        self.assertGreaterEqual(len(cpus), 2, "tests/conftest.py splits the CPU in two")
         config = dict(batch_norm=False, seed=3, ema_kimg=0.01)
         single = tiny_dcgan(**config)
         single.compile(*DCGAN.default_optimizers(), r1_gamma=1.0)
