@@ -9,7 +9,6 @@ import sys
 from absl import app, flags
 
 from tfdisgan import flags as tfd_flags
-from tfdisgan.data import DatasetError, build_dataset
 
 tfd_flags.define_dataset_tool_flags()
 FLAGS = flags.FLAGS
@@ -18,6 +17,11 @@ FLAGS = flags.FLAGS
 def main(argv):
     if len(argv) > 1:
         raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
+    # Imported here, not at the top: the decode workers are spawned and re-import this script,
+    # which then stays free of TensorFlow (the writer's import) and starts in a fraction of a
+    # second.
+    from tfdisgan.data import DatasetError, build_dataset
+
     try:
         build_dataset(
             FLAGS.source,

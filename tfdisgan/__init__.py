@@ -1,6 +1,7 @@
 """tfdisgan: GANs for disaster imagery from small datasets (Keras 3 / TensorFlow).
 
-The public API, re-exported:
+The public API, re-exported (imported on first use, so that light modules such as the
+dataset tool's decode workers can import `tfdisgan.data.folder` without TensorFlow):
 
 * data: `build_dataset`, `load_dataset`, `describe`, `PROCEDURAL_CLASSES`
 * augment: `DiffAugment`, `ClassicAugment`, `get_augment`
@@ -8,25 +9,36 @@ The public API, re-exported:
 * training: `TrainConfig`, `train` (the run behind scripts/train.py)
 """
 
-from tfdisgan.augment import ClassicAugment, DiffAugment, get_augment
-from tfdisgan.data import PROCEDURAL_CLASSES, build_dataset, describe, load_dataset
-from tfdisgan.models import DCGAN, GAN, StyleGAN2
-from tfdisgan.training import TrainConfig
-from tfdisgan.training import run as train
-from tfdisgan.version import __version__
+import importlib
 
-__all__ = [
-    "DCGAN",
-    "GAN",
-    "PROCEDURAL_CLASSES",
-    "StyleGAN2",
-    "ClassicAugment",
-    "DiffAugment",
-    "TrainConfig",
-    "__version__",
-    "build_dataset",
-    "describe",
-    "get_augment",
-    "load_dataset",
-    "train",
-]
+from tfdisgan.version import __version__ as __version__
+
+_EXPORTS = {
+    "ClassicAugment": ("tfdisgan.augment", "ClassicAugment"),
+    "DiffAugment": ("tfdisgan.augment", "DiffAugment"),
+    "get_augment": ("tfdisgan.augment", "get_augment"),
+    "PROCEDURAL_CLASSES": ("tfdisgan.data", "PROCEDURAL_CLASSES"),
+    "build_dataset": ("tfdisgan.data", "build_dataset"),
+    "describe": ("tfdisgan.data", "describe"),
+    "load_dataset": ("tfdisgan.data", "load_dataset"),
+    "DCGAN": ("tfdisgan.models", "DCGAN"),
+    "GAN": ("tfdisgan.models", "GAN"),
+    "StyleGAN2": ("tfdisgan.models", "StyleGAN2"),
+    "TrainConfig": ("tfdisgan.training", "TrainConfig"),
+    "train": ("tfdisgan.training", "run"),
+}
+
+__all__ = sorted([*_EXPORTS, "__version__"])
+
+
+def __getattr__(name):
+    if name not in _EXPORTS:
+        raise AttributeError(f"module 'tfdisgan' has no attribute {name!r}")
+    module, attribute = _EXPORTS[name]
+    value = getattr(importlib.import_module(module), attribute)
+    globals()[name] = value
+    return value
+
+
+def __dir__():
+    return __all__

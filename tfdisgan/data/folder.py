@@ -245,3 +245,18 @@ def decode_image_info(path, resolution, crop="center", min_size=None, background
     resized = _resize(pixels, resolution, crop, background)
     info = {"size": [int(width), int(height)], "upscaled": bool(upscaled), "sha1": digest}
     return np.ascontiguousarray(resized, dtype=np.uint8), info
+
+
+def decode_job(args):
+    """Process-pool entry point: `decode_image_info(*args)` as `(image, info, reject_reason)`.
+
+    Lives here, not beside the TFRecord writer, so a spawned worker imports NumPy and Pillow
+    only. Never raises: one bad file must never stop a run.
+    """
+    try:
+        image, info = decode_image_info(*args)
+        return image, info, None
+    except RejectedImage as error:
+        return None, None, str(error)
+    except Exception as error:  # noqa: BLE001 - reported as the file's reject reason
+        return None, None, f"unexpected error: {type(error).__name__}: {error}"

@@ -39,7 +39,7 @@ _SUPERSAMPLE = 2
 # Soft layers (smoke, glow, dust, clouds) are blurred at this size whatever the canvas.
 _BLUR_CANVAS = 128
 # Below this many images per worker a pool costs more to start than it saves: a spawned
-# worker re-imports the package (TensorFlow included, seconds).
+# worker re-imports the main script, TensorFlow included when the script imports it (seconds).
 _MIN_IMAGES_PER_SPAWN_WORKER = 512
 _SPEC_PATTERN = re.compile(r"procedural:([0-9]+)")
 

@@ -71,18 +71,8 @@ def _example(image, label, encoding):
     return tf.train.Example(features=tf.train.Features(feature=feature)).SerializeToString()
 
 
-def _decode_worker(args):
-    path, resolution, crop, min_size, background = args
-    try:
-        image, info = folder_lib.decode_image_info(path, resolution, crop, min_size, background)
-        return image, info, None
-    except folder_lib.RejectedImage as error:
-        return None, None, str(error)
-    except Exception as error:  # noqa: BLE001 - one bad file must never stop the run
-        return None, None, f"unexpected error: {type(error).__name__}: {error}"
-
-
-# A spawned worker re-imports the package (TensorFlow included): pools pay off from here on.
+# A spawned worker re-imports the main script (TensorFlow too when the script imports it):
+# pools pay off from here on.
 _MIN_FILES_FOR_POOL = 128
 
 
@@ -95,12 +85,12 @@ def _iter_decoded(files, options, num_workers):
     jobs = [(f.path, *options) for f in files]
     if num_workers <= 1 or len(jobs) < _MIN_FILES_FOR_POOL:
         for index, job in enumerate(jobs):
-            yield (index, *_decode_worker(job))
+            yield (index, *folder_lib.decode_job(job))
         return
     context = multiprocessing.get_context("spawn")
     with concurrent.futures.ProcessPoolExecutor(num_workers, mp_context=context) as pool:
         chunk = max(1, min(16, len(jobs) // (num_workers * 8)))
-        for index, result in enumerate(pool.map(_decode_worker, jobs, chunksize=chunk)):
+        for index, result in enumerate(pool.map(folder_lib.decode_job, jobs, chunksize=chunk)):
             yield (index, *result)
 
 
