@@ -328,9 +328,5 @@ class DCGAN(GAN):
             "name": self.name,
         }
 
-    @classmethod
-    def from_config(cls, config):
-        return cls(**config)
-
 
 __all__ = ["DCGAN", "build_dcgan_discriminator", "build_dcgan_generator", "dcgan_channels"]

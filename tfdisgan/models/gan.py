@@ -205,6 +205,12 @@ class GAN(keras.Model):
             labels = self._dummy_labels(1)
             self.discriminator([images, labels] if self.num_classes > 0 else images)
 
+    @classmethod
+    def from_config(cls, config):
+        """Rebuilds a model family (DCGAN, StyleGAN2) from its ``get_config``: the config is
+        exactly the subclass's constructor arguments."""
+        return cls(**config)
+
     def _dummy_labels(self, batch):
         return ops.zeros([batch], dtype="int32") if self.num_classes > 0 else None
 

@@ -1986,10 +1986,6 @@ class StyleGAN2(GAN):
             "name": self.name,
         }
 
-    @classmethod
-    def from_config(cls, config):
-        return cls(**config)
-
 
 def _nan_to_num(grad):
     grad = tf.convert_to_tensor(grad)
