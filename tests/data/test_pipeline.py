@@ -101,7 +101,7 @@ class LoadDatasetTest(tf.test.TestCase):
     def test_raw_image_folder_spec(self):
         source = os.path.join(self.tmp, "folder_spec")
         fixtures.make_source(source)
-        ds = pipeline.load_dataset(source, 4, resolution=16, num_workers=1)
+        ds = pipeline.load_dataset(source, 4, resolution=16)  # num_workers None: all cores
         images, labels = next(iter(ds))
         self.assertEqual(images.shape, (4, 16, 16, 3))
         self.assertEqual(pipeline.describe(source).class_names, (fixtures.FIRE, fixtures.FLOOD))

@@ -107,7 +107,8 @@ def _load_arrays(info, resolution, seed, verify_checksums, num_workers):
     ids = {name: i for i, name in enumerate(info.class_names)}
     images, labels = [], []
     options = (resolution, "center", None, "white")
-    stream = tfrecords._iter_decoded(files, options, num_workers)
+    # None means all cores, as in build_dataset (the pool only starts for many files).
+    stream = tfrecords._iter_decoded(files, options, num_workers or os.cpu_count() or 1)
     for index, image, _, _ in tfrecords.iter_unique(stream, files, rejects):
         if image is not None:
             images.append(image)
