@@ -290,10 +290,12 @@ class GetAugmentTest(tf.test.TestCase):
         classic = get_augment("Classic", seed=2)
         self.assertIsInstance(classic, ClassicAugment)
         self.assertEqual(classic.seed, 2)
-        self.assertEqual(AUGMENT_NAMES, ("none", "diffaugment", "classic"))
+        self.assertEqual(
+            AUGMENT_NAMES, ("none", "diffaugment", "classic", "ada", "diffaugment+ada")
+        )
 
     def test_unknown_name(self):
-        with self.assertRaisesRegex(ValueError, "augment='ada'.*'none', 'diffaugment', 'classic'"):
-            get_augment("ada")
+        with self.assertRaisesRegex(ValueError, "augment='adda'.*'none', 'diffaugment', 'classic'"):
+            get_augment("adda")
         with self.assertRaisesRegex(ValueError, "None"):
             get_augment(None)
