@@ -30,8 +30,10 @@ setup(
         "tensorboard>=2.20,<3",
     ],
     extras_require={
-        "test": ["pytest>=8,<10"],
+        # matplotlib: scripts/plot_run.py; the tests draw a plot too.
+        "test": ["pytest>=8,<10", "matplotlib>=3.7,<4"],
         "lint": ["ruff>=0.5"],
+        "plot": ["matplotlib>=3.7,<4"],
     },
     classifiers=[
         "Programming Language :: Python :: 3",

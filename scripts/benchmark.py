@@ -8,12 +8,20 @@ images/s), procedural (built-in scenes images/s), dcgan64 (DCGAN training images
 batch 32), dcgan256 (the training rate the reader must beat 20x at 256 px), peak (this
 machine's measured matmul/conv GFLOP/s), stylegan2 (training images/s at --sg2_resolutions x
 --sg2_batches, paper256 nets, R1 every step and lazy; G inference; FLOPs per image; fraction
-of peak) and peer (the official StyleGAN2-ADA PyTorch code on this CPU, same configuration,
-in the same run: needs --peer_root and --peer_python). Results of suites not run are kept
-from an earlier report of the same machine.
+of peak), peer (the official StyleGAN2-ADA PyTorch code on this CPU, same configuration,
+in the same run: needs --peer_root and --peer_python) and export (G_ema images/s through
+Python vs through the exported SavedModel at batch 1/16/64, cpu_tiny nets at 64 px).
+Results of suites not run are kept from an earlier report of the same machine.
 
     python scripts/benchmark.py --suites=peak,stylegan2,peer --peer_root=../sg2ada \
         --peer_python=../peer/.venv/bin/python
+
+The training suites (dcgan64, dcgan256, stylegan2) run once per --strategy, with the same
+global batch; results of a strategy other than default go under "<suite>_<strategy>" and
+every training entry records its replica count. 1 vs 2 logical CPU replicas:
+
+    python scripts/benchmark.py --suites=dcgan64 --strategy=default,mirrored \
+        --logical_cpus=2 --devices=/cpu:0,/cpu:1
 """
 
 import json
@@ -24,13 +32,16 @@ from absl import app, flags
 from tfdisgan import benchmarks
 
 SUITES = ("reader", "dataset_tool", "procedural", "dcgan64", "dcgan256", "peak", "stylegan2",
-          "peer")
+          "peer", "export")
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 flags.DEFINE_list("suites", [s for s in SUITES if s != "peer"], f"Suites to run, of {SUITES}.")
 flags.DEFINE_list("sg2_resolutions", ["32", "64", "128"], "StyleGAN2 training resolutions.")
 flags.DEFINE_list("sg2_batches", ["8", "32"], "StyleGAN2 training batch sizes.")
 flags.DEFINE_list("sg2_schedules", ["r1_every_step", "lazy_r1"],
                   "StyleGAN2 schedules: r1_every_step, lazy_r1, official.")
+flags.DEFINE_list("sg2_precisions", ["float32", "auto"],
+                  "StyleGAN2 precisions (tfdisgan.precision; auto resolves per device, "
+                  "measured once when it equals another entry).")
 flags.DEFINE_string("peer_root", None, "A source tree of NVlabs/stylegan2-ada-pytorch.")
 flags.DEFINE_string("peer_python", None, "A python with torch (CPU) for the peer suite.")
 flags.DEFINE_string(
@@ -39,6 +50,12 @@ flags.DEFINE_string(
 )
 flags.DEFINE_list("peer_resolutions", ["32", "64"], "Resolutions the peer suite times.")
 flags.DEFINE_string("out", None, "Report path (default benchmarks/<machine>.json).")
+flags.DEFINE_list("strategy", ["default"], "Strategies of the training suites "
+                  "(tfdisgan.distribute: default, mirrored, multiworker, tpu).")
+flags.DEFINE_list("devices", [], "Devices of --strategy=mirrored (default all GPUs).")
+flags.DEFINE_integer("logical_cpus", 0, "Split the CPU into this many logical devices "
+                     "(/cpu:0, /cpu:1, ...) before TensorFlow starts; 0: no split.")
+TRAINING_SUITES = ("dcgan64", "dcgan256", "stylegan2")
 FLAGS = flags.FLAGS
 
 
@@ -58,21 +75,52 @@ def _dcgan(resolution, batch_size=32):
     return result
 
 
+def _precisions():
+    from tfdisgan.precision import resolve_precision
+
+    resolved = []
+    for name in FLAGS.sg2_precisions:
+        try:
+            name = resolve_precision(name)
+        except ValueError as error:
+            raise app.UsageError(f"--sg2_precisions: {error}") from None
+        if name not in resolved:
+            resolved.append(name)
+    return resolved
+
+
+def _sg2_key(res, batch, schedule, precision):
+    # float32 keeps the plain key (comparable with earlier reports).
+    suffix = "" if precision == "float32" else f"_{precision}"
+    return f"{res}px_b{batch}_{schedule}{suffix}"
+
+
 def _stylegan2():
     result = {"config": "paper256 nets (channel_base 16384, channel_max 512, 8 mapping "
-                        "layers, mbstd 8), z=w=512, no augmentation, float32", "train": {},
-              "inference": {}, "flops": {}}
+                        "layers, mbstd 8), z=w=512, no augmentation; float32, or mixed "
+                        "precision in the top 4 resolutions (official layout) for keys ending "
+                        "in the precision", "train": {}, "inference": {}, "flops": {}}
+    import tensorflow as tf
+
+    # FLOPs and inference are measured once, without a strategy (see --strategy).
+    measure_once = not tf.distribute.has_strategy()
     for res in (int(r) for r in FLAGS.sg2_resolutions):
-        result["flops"][res] = benchmarks.stylegan2_flops(res)
-        result["inference"][res] = benchmarks.bench_stylegan2_inference(res)
+        if measure_once:
+            result["flops"][res] = benchmarks.stylegan2_flops(res)
+        for precision in _precisions() if measure_once else ():
+            key = res if precision == "float32" else f"{res}_{precision}"
+            result["inference"][key] = benchmarks.bench_stylegan2_inference(
+                res, precision=precision)
         for batch in (int(b) for b in FLAGS.sg2_batches):
             for schedule in FLAGS.sg2_schedules:
                 if schedule != "r1_every_step" and batch != 8:
                     continue  # 16-step cycles at batch 32 take too long on a small CPU
-                key = f"{res}px_b{batch}_{schedule}"
-                print(f"   {key}", flush=True)
-                result["train"][key] = benchmarks.bench_stylegan2(
-                    res, batch, schedule, repeats=2 if res >= 128 else 3)
+                for precision in _precisions():
+                    key = _sg2_key(res, batch, schedule, precision)
+                    print(f"   {key}", flush=True)
+                    result["train"][key] = benchmarks.bench_stylegan2(
+                        res, batch, schedule, repeats=2 if res >= 128 else 3,
+                        precision=precision)
     return result
 
 
@@ -95,14 +143,18 @@ def _summarise(report):
         for res, theirs in peer["by_resolution"].items():
             for schedule, key in (("r1_every_step", "train_img_per_s_r1_every_step"),
                                   ("lazy_r1", "train_img_per_s_lazy_r1_est")):
-                ours = sg2["train"].get(f"{res}px_b{peer['batch']}_{schedule}")
-                if ours and theirs.get(key):
-                    ratios[f"{res}px_b{peer['batch']}_{schedule}"] = round(
-                        ours["images_per_s"] / theirs[key], 2)
-            ours_inf = sg2["inference"].get(res) or sg2["inference"].get(int(res))
-            if ours_inf and theirs.get("infer_img_per_s"):
-                ratios[f"{res}px_inference_b16"] = round(
-                    ours_inf["images_per_s"] / theirs["infer_img_per_s"], 2)
+                for precision in ("float32", "mixed_bfloat16", "mixed_float16"):
+                    name = _sg2_key(res, peer["batch"], schedule, precision)
+                    ours = sg2["train"].get(name)
+                    if ours and theirs.get(key):
+                        ratios[name] = round(ours["images_per_s"] / theirs[key], 2)
+            for suffix in ("", "_mixed_bfloat16", "_mixed_float16"):
+                ours_inf = sg2["inference"].get(f"{res}{suffix}")
+                if ours_inf is None and not suffix:
+                    ours_inf = sg2["inference"].get(int(res))
+                if ours_inf and theirs.get("infer_img_per_s"):
+                    ratios[f"{res}px_inference_b16{suffix}"] = round(
+                        ours_inf["images_per_s"] / theirs["infer_img_per_s"], 2)
         report["stylegan2_over_peer"] = ratios
     if sg2 and peak:
         fractions = {}
@@ -110,8 +162,33 @@ def _summarise(report):
             res = int(key.split("px")[0])
             flops = sg2["flops"].get(res) or sg2["flops"].get(str(res))
             achieved = flops["train_estimate"] * entry["images_per_s"]
-            fractions[key] = round(achieved / (peak["conv_gflops"] * 1e9), 3)
+            # Mixed keys against the bf16 peak: most of their FLOPs run in the half dtype.
+            gflops = peak["conv_gflops"]
+            if key.endswith("bfloat16") and peak.get("conv_gflops_bfloat16"):
+                gflops = peak["conv_gflops_bfloat16"]
+            fractions[key] = round(achieved / (gflops * 1e9), 3)
         report["stylegan2_fraction_of_peak_conv"] = fractions
+
+
+def _strategies():
+    """[(name, strategy or None for the default)] of --strategy; splits the CPU first."""
+    import tensorflow as tf
+
+    from tfdisgan import distribute
+
+    if FLAGS.logical_cpus > 1:
+        cpu = tf.config.list_physical_devices("CPU")[0]
+        tf.config.set_logical_device_configuration(
+            cpu, [tf.config.LogicalDeviceConfiguration()] * FLAGS.logical_cpus)
+    result = []
+    for name in FLAGS.strategy:
+        try:
+            devices = FLAGS.devices if name == "mirrored" else ()
+            strategy = distribute.make_strategy(name, devices)
+        except ValueError as error:
+            raise app.UsageError(f"--strategy={name}: {error}") from None
+        result.append((name, None if name == "default" else strategy))
+    return result
 
 
 def _write(report, out):
@@ -127,6 +204,7 @@ def main(argv):
     unknown = sorted(set(FLAGS.suites) - set(SUITES))
     if unknown:
         raise app.UsageError(f"--suites: unknown {unknown}; valid: {', '.join(SUITES)}")
+    strategies = _strategies()
     env = benchmarks.environment()
     out = FLAGS.out or os.path.join("benchmarks", f"{env['machine']}.json")
     report = {}
@@ -143,14 +221,21 @@ def main(argv):
         "peak": benchmarks.bench_peak_flops,
         "stylegan2": _stylegan2,
         "peer": _peer,
+        "export": benchmarks.bench_export,
     }
     os.makedirs(os.path.dirname(out) or ".", exist_ok=True)
     for suite in FLAGS.suites:
-        print(f"== {suite}", flush=True)
-        report[suite] = runners[suite]()
-        print(json.dumps(report[suite], indent=1), flush=True)
-        _summarise(report)
-        _write(report, out)  # after every suite: a later failure keeps the earlier numbers
+        for name, strategy in strategies if suite in TRAINING_SUITES else [("default", None)]:
+            key = suite if name == "default" else f"{suite}_{name}"
+            print(f"== {key}", flush=True)
+            if strategy is None:
+                report[key] = runners[suite]()
+            else:
+                with strategy.scope():  # models built here train on its replicas
+                    report[key] = runners[suite]()
+            print(json.dumps(report[key], indent=1), flush=True)
+            _summarise(report)
+            _write(report, out)  # after every suite: a later failure keeps the earlier ones
     print(f"wrote {out}")
 
 

@@ -17,7 +17,8 @@ from tfdisgan.data import describe, tfrecords
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TINY = dict(data="procedural:64", resolution=16, base_channels=8, max_channels=32, z_dim=16,
-            batch=8, tick_kimg=0.016, snapshot_ticks=2, grid_seeds=4, ema_kimg=0.05)
+            batch=8, tick_kimg=0.016, snapshot_ticks=2, grid_seeds=4, ema_kimg=0.05,
+            showcase=False)  # the end-of-run showcase is tested in tests/test_export.py
 
 
 def _config(outdir, **overrides):
@@ -48,7 +49,12 @@ class ValidateTest(tf.test.TestCase):
             (dict(data=data, z_dim=0, steps=1), "--z_dim: must be > 0"),
             (dict(data=data, kimg=1.0, steps=1), "--kimg: give exactly one"),
             (dict(data=data), "--kimg: give exactly one"),
-            (dict(data=data, augment="ada", steps=1), "--augment: must be one of"),
+            (dict(data=data, augment="adda", steps=1), "--augment: must be one of"),
+            (dict(data=data, aug_p=0.5, steps=1), "--aug_p: applies to --augment=ada"),
+            (dict(data=data, augment="ada", aug_p=1.5, steps=1), "--aug_p: must be in"),
+            (dict(data=data, augment="ada", ada_kimg=0.0, steps=1), "--ada_kimg: must be"),
+            (dict(data=data, augment="ada", ada_target=2.0, steps=1), "--ada_target: must"),
+            (dict(data=data, augment="ada", xla=True, steps=1), "--xla: cannot compile"),
             (dict(data=data, diffaugment="color,zoom", steps=1), "--diffaugment:.*zoom"),
             (dict(data=data, resolution=None, model="stylegan9", steps=1), "--model"),
         ]

@@ -4,9 +4,12 @@ The public API, re-exported (imported on first use, so that light modules such a
 dataset tool's decode workers can import `tfdisgan.data.folder` without TensorFlow):
 
 * data: `build_dataset`, `load_dataset`, `describe`, `PROCEDURAL_CLASSES`
-* augment: `DiffAugment`, `ClassicAugment`, `get_augment`
+* augment: `DiffAugment`, `AdaptiveAugment` (ADA), `ClassicAugment`, `get_augment`
 * models: `GAN`, `DCGAN`, `StyleGAN2`
 * training: `TrainConfig`, `train` (the run behind scripts/train.py)
+* export / mixing: `export_saved_model`, `load_network`, `showcase`, `GeneratorView`,
+  `latent_walk`, `style_mixing_grid`, `write_gif`
+* metrics: `calc_metrics` (FID/KID, SWD, MS-SSIM, precision/recall; `tfdisgan.metrics`)
 """
 
 import importlib
@@ -14,6 +17,7 @@ import importlib
 from tfdisgan.version import __version__ as __version__
 
 _EXPORTS = {
+    "AdaptiveAugment": ("tfdisgan.augment", "AdaptiveAugment"),
     "ClassicAugment": ("tfdisgan.augment", "ClassicAugment"),
     "DiffAugment": ("tfdisgan.augment", "DiffAugment"),
     "get_augment": ("tfdisgan.augment", "get_augment"),
@@ -26,6 +30,14 @@ _EXPORTS = {
     "StyleGAN2": ("tfdisgan.models", "StyleGAN2"),
     "TrainConfig": ("tfdisgan.training", "TrainConfig"),
     "train": ("tfdisgan.training", "run"),
+    "export_saved_model": ("tfdisgan.export", "export_saved_model"),
+    "load_network": ("tfdisgan.export", "load_network"),
+    "showcase": ("tfdisgan.export", "showcase"),
+    "GeneratorView": ("tfdisgan.mixing", "GeneratorView"),
+    "latent_walk": ("tfdisgan.mixing", "latent_walk"),
+    "style_mixing_grid": ("tfdisgan.mixing", "style_mixing_grid"),
+    "write_gif": ("tfdisgan.mixing", "write_gif"),
+    "calc_metrics": ("tfdisgan.metrics", "calc_metrics"),
 }
 
 __all__ = sorted([*_EXPORTS, "__version__"])

@@ -130,18 +130,21 @@ def bench_train(model, dataset, steps=10, warmup=2, repeats=3):
     """Training images/s of a compiled tfdisgan GAN through Keras' own train function.
 
     Args:
-        model: a compiled `tfdisgan.models.GAN`.
-        dataset: a repeating `tf.data.Dataset` of (images, labels) batches.
+        model: a compiled `tfdisgan.models.GAN`; built in a strategy's scope, it trains
+            with that strategy's replicas (the dataset's global batch split over them).
+        dataset: a repeating `tf.data.Dataset` of (images, labels) global batches.
         steps: int, train steps per timed run.
         warmup: int, untimed steps first (tracing).
         repeats: int, timed runs; the median is reported.
     """
+    batch = int(next(iter(dataset))[0].shape[0])
+    strategy = model.distribute_strategy
+    dataset = strategy.experimental_distribute_dataset(dataset)  # as is without a strategy
     iterator = iter(dataset)
     model.make_train_function()
     train_function = model.train_function
     for _ in range(warmup):
         train_function(iterator)
-    batch = int(next(iter(dataset))[0].shape[0])
 
     def run():
         for _ in range(steps):
@@ -151,12 +154,14 @@ def bench_train(model, dataset, steps=10, warmup=2, repeats=3):
         np.asarray(tf.nest.flatten(outputs)[0])  # wait for the last step to finish
 
     rate, rates = _median_rate(run, steps * batch, repeats)
-    return {"batch_size": batch, "images_per_s": round(rate, 3),
+    return {"batch_size": batch, "replicas": strategy.num_replicas_in_sync,
+            "strategy": type(strategy).__name__, "images_per_s": round(rate, 3),
             "runs": [round(r, 3) for r in rates]}
 
 
 def bench_peak_flops(size=2048, repeats=5):
-    """This machine's measured float32 peak: GFLOP/s of a large matmul and a large conv."""
+    """This machine's measured peak: GFLOP/s of a large float32 matmul and of a large conv in
+    float32 and in bfloat16 (twice the float32 rate on CPUs with AVX512_BF16 or AMX)."""
     a = tf.random.normal([size, size])
     matmul = tf.function(lambda x: tf.matmul(x, x))
     matmul(a).numpy()
@@ -167,7 +172,11 @@ def bench_peak_flops(size=2048, repeats=5):
     conv(x, w).numpy()
     conv_flops = 2 * 8 * 64 * 64 * 256 * 256 * 9
     conv_rate, _ = _median_rate(lambda: conv(x, w).numpy(), conv_flops, repeats)
-    return {"matmul_gflops": round(rate / 1e9, 1), "conv_gflops": round(conv_rate / 1e9, 1)}
+    xb, wb = tf.cast(x, tf.bfloat16), tf.cast(w, tf.bfloat16)
+    conv(xb, wb).numpy()
+    bf16_rate, _ = _median_rate(lambda: conv(xb, wb).numpy(), conv_flops, repeats)
+    return {"matmul_gflops": round(rate / 1e9, 1), "conv_gflops": round(conv_rate / 1e9, 1),
+            "conv_gflops_bfloat16": round(bf16_rate / 1e9, 1)}
 
 
 def graph_flops(fn, *input_specs):
@@ -204,15 +213,21 @@ PAPER256 = dict(channel_base=16384, channel_max=512, mapping_layers=8, mbstd_gro
                 conv_clamp=256, style_mixing_prob=0.9)
 
 
-def build_stylegan2_bench_model(resolution, r1_interval, pl_weight=0.0, **overrides):
+def build_stylegan2_bench_model(resolution, r1_interval, pl_weight=0.0, precision="float32",
+                                **overrides):
     """StyleGAN2 as the peer benchmark builds it: paper256 nets, z = w = 512, unconditional,
-    no augmentation, R1 gamma 1 every `r1_interval` steps, path length off by default."""
+    no augmentation, R1 gamma 1 every `r1_interval` steps, path length off by default;
+    `precision` "mixed_*" puts the top 4 resolutions in the half dtype (official layout)."""
     from tfdisgan.models import stylegan2
+    from tfdisgan.precision import loss_scaled
 
-    kwargs = {**PAPER256, **overrides}
+    kwargs = {**PAPER256, **precision_overrides(precision), **overrides}
     model = stylegan2.StyleGAN2(resolution=resolution, seed=0, **kwargs)
-    g_opt = stylegan2.lazy_adam(0.0025, (0.0, 0.99), 4 if pl_weight else None)
-    d_opt = stylegan2.lazy_adam(0.0025, (0.0, 0.99), r1_interval if r1_interval > 1 else None)
+    g_opt = loss_scaled(stylegan2.lazy_adam(0.0025, (0.0, 0.99), 4 if pl_weight else None),
+                        precision)
+    d_opt = loss_scaled(
+        stylegan2.lazy_adam(0.0025, (0.0, 0.99), r1_interval if r1_interval > 1 else None),
+        precision)
     model.compile(g_optimizer=g_opt, d_optimizer=d_opt, r1_gamma=1.0, r1_interval=r1_interval,
                   pl_weight=pl_weight, pl_interval=4)
     return model
@@ -223,7 +238,17 @@ def _random_images(resolution, batch_size):
     return tf.data.Dataset.from_tensors((images, tf.zeros([batch_size], tf.int32))).repeat()
 
 
-def bench_stylegan2(resolution, batch_size, schedule="r1_every_step", repeats=3):
+def precision_overrides(precision):
+    """StyleGAN2 constructor arguments of a concrete precision: the official layout (top 4
+    resolutions in the half dtype) for the mixed ones."""
+    from tfdisgan.precision import half_dtype
+
+    half = half_dtype(precision)
+    return {} if half is None else {"num_fp16_res": 4, "half_dtype": half}
+
+
+def bench_stylegan2(resolution, batch_size, schedule="r1_every_step", repeats=3,
+                    precision="float32"):
     """StyleGAN2 training images/s at the peer benchmark's configuration.
 
     Schedules: "r1_every_step" (Gmain + Dmain + Dreg each step, the peer's measured number),
@@ -233,12 +258,13 @@ def bench_stylegan2(resolution, batch_size, schedule="r1_every_step", repeats=3)
     r1_interval = 1 if schedule == "r1_every_step" else 16
     pl_weight = 2.0 if schedule == "official" else 0.0
     overrides = {} if batch_size % 8 == 0 else {"mbstd_group_size": 4}
-    model = build_stylegan2_bench_model(resolution, r1_interval, pl_weight, **overrides)
+    model = build_stylegan2_bench_model(resolution, r1_interval, pl_weight, precision,
+                                        **overrides)
     # Lazy schedules are timed over whole 16-step cycles (one R1 step each).
     steps, repeats = (1, repeats) if schedule == "r1_every_step" else (16, 1)
     result = bench_train(model, _random_images(resolution, batch_size), steps=steps,
                          warmup=2, repeats=repeats)
-    result.update(resolution=resolution, schedule=schedule)
+    result.update(resolution=resolution, schedule=schedule, precision=precision)
     return result
 
 
@@ -259,13 +285,58 @@ def stylegan2_flops(resolution):
             "train_estimate": 4 * g_flops + 9 * d_flops}
 
 
-def bench_stylegan2_inference(resolution, batch_size=16):
+def bench_stylegan2_inference(resolution, batch_size=16, precision="float32"):
     """G_ema images/s at the peer's inference setting (const noise, batch 16)."""
-    model = build_stylegan2_bench_model(resolution, 16)
+    model = build_stylegan2_bench_model(resolution, 16, precision=precision)
     return bench_inference(
         lambda z: model.synthesize(z, noise_mode="const", use_ema=True), model.z_dim,
         batch_size=batch_size, batches=3,
     )
+
+
+def bench_export(resolution=64, batch_sizes=(1, 16, 64), preset="cpu_tiny", images=64,
+                 repeats=3):
+    """G_ema images/s through Python (`model.generate`, eager Keras, what the scripts run)
+    vs through the exported SavedModel (`serving_default` loaded in this process, what TF
+    Serving runs), seeds in and uint8 images out, const noise, at each batch size."""
+    from tfdisgan import export
+    from tfdisgan.models import stylegan2
+
+    model_kwargs, _ = stylegan2.split_preset(stylegan2.resolve_preset(preset, resolution))
+    model = stylegan2.StyleGAN2(**model_kwargs, seed=0)
+    tmp = tempfile.mkdtemp(prefix="tfdisgan-bench-export-")
+    try:
+        start = time.perf_counter()
+        path = export.export_saved_model(model, os.path.join(tmp, "g", "1"),
+                                         max_batch=max(batch_sizes))
+        export_s = time.perf_counter() - start
+        serving = tf.saved_model.load(path).signatures["serving_default"]
+        result = {"preset": preset, "resolution": resolution, "export_s": round(export_s, 2),
+                  "images_per_s": {}}
+        for batch in batch_sizes:
+            calls = max(1, images // batch)
+            seeds = np.arange(batch, dtype=np.int64)
+            inputs = dict(seeds=tf.constant(seeds), psi=tf.ones([batch]),
+                          class_id=tf.zeros([batch], tf.int32))
+
+            def python(seeds=seeds, calls=calls, batch=batch):
+                for _ in range(calls):
+                    model.generate(seeds=seeds, batch_size=batch)
+
+            def saved(inputs=inputs, calls=calls):
+                for _ in range(calls):
+                    serving(**inputs)["images"].numpy()
+
+            entry = {}
+            for name, fn in (("python", python), ("saved_model", saved)):
+                fn()  # warm-up: tracing, kernel caches
+                rate, _ = _median_rate(fn, calls * batch, repeats)
+                entry[name] = round(rate, 2)
+            entry["saved_model_over_python"] = round(entry["saved_model"] / entry["python"], 2)
+            result["images_per_s"][f"b{batch}"] = entry
+        return result
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 def run_peer(bench_script, sg2ada_root, python, resolutions, batch=8, timeout=3600):

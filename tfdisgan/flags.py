@@ -53,8 +53,12 @@ _TRAIN_HELP = {
     "d_lr": "Discriminator Adam learning rate (DCGAN 2e-4; StyleGAN2 preset).",
     "beta1": "Adam beta_1 (DCGAN 0.5; StyleGAN2 0).",
     "beta2": "Adam beta_2 (DCGAN 0.999; StyleGAN2 0.99).",
-    "augment": "Augmentation: none | diffaugment | classic (reals only, leaks by design).",
+    "augment": "Augmentation: none | diffaugment | classic (reals only, leaks by design) | "
+               "ada (stylegan2-ada bgc, adaptive p) | diffaugment+ada.",
     "diffaugment": "DiffAugment policy, e.g. color,translation,cutout.",
+    "ada_target": "ADA target for r_t = E[sign(D(reals))] (stylegan2-ada 0.6).",
+    "ada_kimg": "ADA speed: kimg for the augmentation probability p to move by 1 (500).",
+    "aug_p": "Fixed ADA probability in [0, 1], no adaptation (default: adapt from 0).",
     "mirror": "Random x-flips of the reals in the input pipeline (dataset x2).",
     "r1_gamma": "R1 regularisation weight, 0: off (DCGAN 0; StyleGAN2 preset gamma).",
     "r1_interval": "Apply R1 every this many steps, lazy regularisation (StyleGAN2 16).",
@@ -71,14 +75,43 @@ _TRAIN_HELP = {
     "style_mixing": "StyleGAN2 style-mixing regularisation probability.",
     "pl_weight": "StyleGAN2 path-length regularisation weight (0: off).",
     "pl_interval": "StyleGAN2 path-length regularisation interval (lazy).",
+    "precision": "float32 | mixed_float16 (GPUs, loss-scaled) | mixed_bfloat16 (TPUs, CPUs "
+                 "with AVX512_BF16/AMX) | auto (per device). StyleGAN2: only the top "
+                 "--num_fp16_res resolutions, as the official code.",
+    "num_fp16_res": "StyleGAN2 resolutions computed in the half dtype (default 4 when mixed).",
+    "xla": "Compile the train step with XLA (jit_compile); off by default (see README).",
     "seed": "Seed of weights, data order, latents and augmentation.",
     "tick_kimg": "kimg between log.jsonl lines.",
     "snapshot_ticks": "Ticks between sample grids and checkpoints.",
     "keep_checkpoints": "Number of latest checkpoints kept.",
     "best_metric": "Log key whose lowest value's checkpoint is kept in checkpoints/best.",
+    "metrics": "Quality metrics during training, comma-separated: fid50k_full, kid50k_full, "
+               "pr50k3_full, swd, msssim (aliases fid, kid, pr); see scripts/metrics.py.",
+    "metrics_kimg": "kimg between metric evaluations, whole ticks (default: every snapshot).",
+    "metrics_num_gen": "Fakes per metric evaluation (default the standard 50k; renames e.g. "
+                       "fid50k_full to fid2k_full).",
+    "feature_net": "Feature network of FID/KID/PR: inception (standard) | keras_inceptionv3 "
+                   "(not comparable with published FID).",
+    "inception": "Path of inception-2015-12-05.tgz or classify_image_graph_def.pb (default: "
+                 "the Keras cache).",
     "grid_seeds": "Images in each sample grid.",
     "resume": "Resume: a run folder, or auto (newest run of the same name in --outdir).",
     "run_name": "Run folder name after the number (default: data-modelRES-augment).",
+    "strategy": "Distribution: default (one device) | mirrored (local GPUs or --devices) | "
+                "multiworker (cluster from TF_CONFIG) | tpu. --batch is the global batch.",
+    "devices": "Comma-separated devices for --strategy=mirrored (e.g. /gpu:0,/gpu:1 or "
+               "/cpu:0,/cpu:1), the device of default, or the TPU name for tpu.",
+    "showcase": "At the end, write RUN_DIR/showcase/ (samples, latent-walk GIF, style-mixing "
+                "or interpolation grid) and the SavedModel RUN_DIR/export/NAME/1.",
+    "transfer_from": "Start from another model's weights: a run folder, a checkpoint, a "
+                     "scripts/import_nvidia.py folder or a .npz. Optimizers and counters "
+                     "restart; RUN_DIR/transfer_report.txt lists every variable.",
+    "transfer_partial": "Allow a partial --transfer_from: new_classes (conditional fine-tune, "
+                        "new class embedding) | grow (higher resolution, new top blocks).",
+    "transfer_keep_optimizer": "With --transfer_from, also copy the optimizer state.",
+    "freeze_d": "FreezeD: discriminator blocks nearest the image (highest resolutions) "
+                "left untrained; DCGAN counts strided convs from the input.",
+    "freeze_mapping": "Leave the StyleGAN2 mapping network untrained.",
 }
 
 
@@ -124,3 +157,68 @@ def train_config_from_flags(values=None):
         value = values[field.name].value
         kwargs[field.name] = tuple(value) if isinstance(value, list) else value
     return TrainConfig(**kwargs)
+
+
+def _define_network_flag():
+    flags.DEFINE_string(
+        "network", None, "A run folder (its latest checkpoint), a checkpoint (RUN_DIR/"
+        "checkpoints/ckpt-N) or an exported SavedModel (MODEL_NAME/VERSION or MODEL_NAME).")
+    flags.mark_flag_as_required("network")
+
+
+def _define_sampling_flags():
+    flags.DEFINE_float("psi", 1.0, "Truncation psi (StyleGAN2: toward the average w; 1: none).")
+    flags.DEFINE_string("class", None, "Class of conditional models: an id or a class folder "
+                        "name such as 건물화재 (see the run's config.json).")
+    flags.DEFINE_enum("noise_mode", "const", ["const", "random", "none"],
+                      "StyleGAN2 noise: const (reproducible), random or none.")
+    flags.DEFINE_string("outdir", None, "Output folder (created).")
+    flags.mark_flag_as_required("outdir")
+
+
+def define_generate_flags():
+    """Flags of scripts/generate.py."""
+    _define_network_flag()
+    _define_sampling_flags()
+    flags.DEFINE_string("seeds", "0-15", "Seeds of the PNGs, e.g. 0-63 or 1,5,9 ('' for none).")
+    flags.DEFINE_integer("grid_columns", None, "Columns of grid.png (default ~sqrt(N)).")
+    flags.DEFINE_string("interpolate", None, "Seeds of a looping latent-walk GIF, e.g. 0,1,2.")
+    flags.DEFINE_enum("interp_space", "z", ["z", "w"],
+                      "Walk spherically in z, or linearly in w (StyleGAN2).")
+    flags.DEFINE_integer("frames", 60, "Frames in the whole latent-walk loop.")
+    flags.DEFINE_float("fps", 24.0, "Frames per second of the GIFs.")
+
+
+def define_style_mix_flags():
+    """Flags of scripts/style_mix.py."""
+    _define_network_flag()
+    _define_sampling_flags()
+    flags.DEFINE_string("rows", "0-3", "Row seeds: the images that receive styles.")
+    flags.DEFINE_string("cols", "10-13", "Column seeds: the images that give their styles.")
+    flags.DEFINE_string("styles", "0-6", "Style layers taken from the columns (0 = coarsest; "
+                        "a 256 px StyleGAN2 has 14).")
+    flags.DEFINE_boolean("gif", True, "Also write crossover.gif, sweeping the crossover layer.")
+    flags.DEFINE_float("fps", 2.0, "Frames per second of crossover.gif.")
+
+
+def define_export_flags():
+    """Flags of scripts/export.py."""
+    _define_network_flag()
+    flags.DEFINE_string("out", None, "SavedModel folder in TF Serving's layout: "
+                        "MODEL_NAME/VERSION, e.g. exported/fire/1.")
+    flags.DEFINE_integer("max_batch", 256, "Most images per request (checked in-graph).")
+    flags.DEFINE_boolean("overwrite", False, "Replace --out if it exists.")
+    flags.mark_flag_as_required("out")
+
+
+def define_import_nvidia_flags():
+    """Flags of scripts/import_nvidia.py."""
+    flags.DEFINE_string("source", None, "Official NVIDIA StyleGAN2 TensorFlow pickle, e.g. "
+                        "stylegan2-church-config-f.pkl (read without executing its code).")
+    flags.DEFINE_string("out", None, "Output: a folder (run layout: config.json + "
+                        "checkpoints/) or, with --format=npz, a .npz file.")
+    flags.DEFINE_enum("format", "run", ["run", "npz"],
+                      "run: a folder usable as --network and --transfer_from; npz: weights "
+                      "for --transfer_from only.")
+    flags.DEFINE_boolean("overwrite", False, "Replace --out if it exists.")
+    flags.mark_flags_as_required(["source", "out"])

@@ -350,9 +350,10 @@ class GenerateTest(tf.test.TestCase):
         self.assertEqual(images.shape, (3, RES, RES, 3))
         self.assertAllEqual(self.gan.generate(seeds=[0, 1, 2]), images)
         self.assertNotAllClose(images[0], images[1])
-        # Seed i is np.random.RandomState(i).randn(z_dim), as stylegan2-ada's generate.py.
-        z = np.random.RandomState(1).randn(1, Z_DIM)
+        # Seed i is a stateless Philox draw of seed i alone, whatever the other seeds.
+        z = tf.random.stateless_normal([1, Z_DIM], seed=[1, 0], alg="philox")
         self.assertAllEqual(self.gan.generate(z=z), images[1:2])
+        self.assertAllEqual(self.gan.generate(seeds=[1]), images[1:2])
 
     def test_conversion_and_truncation(self):
         z = np.random.RandomState(0).randn(2, Z_DIM)

@@ -11,7 +11,8 @@ the *global* batch. Per-replica losses are ``sum(per-example loss) / global_batc
 Keras sums gradients across replicas; latents are drawn for the whole global batch from one
 seed state and each replica keeps its own rows, so one replica with batch ``B`` and two
 replicas with ``B / 2`` each see exactly the same ``z`` (batch-coupled layers such as batch
-norm or minibatch-stddev still see only their replica's rows). Optimizers must be built
+norm or minibatch-stddev still see only their replica's rows; batch norm's moving statistics
+are averaged over the replicas every step, ``sync_buffers``). Optimizers must be built
 inside the strategy scope before ``fit`` (``compile`` does it; see DESIGN.md, "Pitfalls").
 
 Exact resume: ``tf.train.Checkpoint(model=gan, g_optimizer=..., d_optimizer=...)`` holds
@@ -45,6 +46,46 @@ def _is_int(value):
 
 def _is_number(value):
     return isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool)
+
+
+MAX_SEED = 2**32
+
+
+def seeds_to_z(seeds, z_dim):
+    """Latents for integer seeds: row ``i`` is a pure function of ``(seeds[i], z_dim)``.
+
+    ``z_i = tf.random.stateless_normal([z_dim], seed=[seeds[i], 0], alg="philox")``: plain
+    TensorFlow ops, so an exported SavedModel reproduces ``GAN.generate(seeds=...)`` in-graph
+    without tfdisgan, and a row does not depend on the other seeds of the batch. (The
+    official ``generate.py`` draws ``np.random.RandomState(seed).randn(z_dim)``, which cannot
+    be run inside a graph.) The algorithm is pinned to Philox: "auto_select" may pick a
+    different one per device.
+
+    Args:
+        seeds: int tensor or array ``[N]`` (int64 accepted), each in ``[0, 2**32)``.
+        z_dim: int > 0.
+
+    Returns:
+        float32 tensor ``[N, z_dim]``.
+
+    Example:
+        >>> seeds_to_z([0, 1], 512).shape
+        TensorShape([2, 512])
+    """
+    seeds = tf.cast(tf.reshape(tf.convert_to_tensor(seeds), [-1]), tf.int64)
+    return _seeds_to_z(seeds, int(z_dim))
+
+
+@tf.function(autograph=False, reduce_retracing=True)
+def _seeds_to_z(seeds, z_dim):
+    # A graph: an eager `map_fn` dispatches every row's ops one by one (minutes for 10k).
+    def draw(seed):
+        return tf.random.stateless_normal(
+            [z_dim], seed=tf.stack([seed, tf.zeros([], tf.int64)]), alg="philox"
+        )
+
+    return tf.map_fn(draw, seeds, fn_output_signature=tf.TensorSpec([z_dim], tf.float32),
+                     parallel_iterations=64)
 
 
 class GAN(keras.Model):
@@ -236,7 +277,8 @@ class GAN(keras.Model):
                 is true it augments only the reals of the D step (the leaky "classic"
                 baseline); otherwise reals and fakes in both the D and G steps, with gradients
                 flowing through it to G (DiffAugment, ADA). Its attribute ``p``, when present,
-                is logged as ``aug_p``.
+                is logged as ``aug_p``; its method ``update(real_logits)``, when present, is
+                called every step with D's logits on the augmented reals (ADA adapts ``p``).
             r1_gamma: float >= 0, R1 weight; 0 disables R1. Default 0.
             r1_interval: int >= 1, apply R1 every this many D steps (lazy regularisation),
                 with its weight multiplied by the interval. Default 1.
@@ -354,6 +396,14 @@ class GAN(keras.Model):
             return images
         return self.augment(images, training=True)
 
+    def update_augment(self, real_logits):
+        """Feeds D's logits on the augmented reals of the main D step to the augment
+        layer's ``update`` (ADA's overfitting heuristic, which adapts its ``p``); a no-op
+        for augment layers without one. Called once per step, in replica context."""
+        update = getattr(self.augment, "update", None)
+        if callable(update):
+            update(ops.stop_gradient(real_logits))
+
     @property
     def augment_reals_only(self):
         """True when the augment layer must only see reals (``augment.reals_only``)."""
@@ -450,6 +500,7 @@ class GAN(keras.Model):
         logs.update(self.d_step(reals, labels, global_batch))
         # Fakes of the G step use the real batch's labels, so the class balance is the data's.
         logs.update(self.g_step(batch, labels, global_batch))
+        self.sync_buffers()
         self.update_ema(global_batch)
         self.cur_nimg.assign_add(ops.cast(global_batch, "int64"))
         logs["aug_p"] = self._aug_p()
@@ -538,7 +589,8 @@ class GAN(keras.Model):
                 gain = self.r1_gamma / 2.0 * self.r1_interval
                 loss = loss + ops.sum(r1) * gain / gb
             scaled_loss = self.d_optimizer.scale_loss(loss)
-        variables = self.discriminator.trainable_variables
+        self.update_augment(real_logits)
+        variables = self.d_train_variables()
         grads = tape.gradient(scaled_loss, variables)
         grad_norm = self.apply_gradients(self.d_optimizer, grads, variables)
         logs = {
@@ -566,10 +618,27 @@ class GAN(keras.Model):
             g_loss = self.compute_g_loss(z, labels)
             loss = ops.sum(g_loss) / ops.cast(global_batch, "float32")
             scaled_loss = self.g_optimizer.scale_loss(loss)
-        variables = self.generator.trainable_variables
+        variables = self.g_train_variables()
         grads = tape.gradient(scaled_loss, variables)
         grad_norm = self.apply_gradients(self.g_optimizer, grads, variables)
         return {"g_loss": ops.mean(g_loss), "g_grad_norm": grad_norm}
+
+    def g_train_variables(self):
+        """The generator variables the G steps update: the trainable ones except those in
+        ``frozen_variables`` (``tfdisgan.transfer.freeze``: ``--freeze_mapping``)."""
+        return self._unfrozen_variables("generator")
+
+    def d_train_variables(self):
+        """The discriminator variables the D steps update: the trainable ones except those
+        in ``frozen_variables`` (``tfdisgan.transfer.freeze``: FreezeD's ``--freeze_d``)."""
+        return self._unfrozen_variables("discriminator")
+
+    def _unfrozen_variables(self, attr):
+        # `frozen_variables`: a frozenset of "generator/<variable.path>" strings, set by
+        # `tfdisgan.transfer.freeze`; a plain attribute that no checkpoint tracks.
+        frozen = getattr(self, "frozen_variables", None) or frozenset()
+        return [v for v in getattr(self, attr).trainable_variables
+                if f"{attr}/{v.path}" not in frozen]
 
     def apply_gradients(self, optimizer, grads, variables):
         """Applies per-replica ``grads`` and returns the global gradient norm.
@@ -580,12 +649,14 @@ class GAN(keras.Model):
         the price of an exact norm).
         """
         pairs = [(g, v) for g, v in zip(grads, variables, strict=True) if g is not None]
-        grads = [g for g, _ in pairs]
+        # Dense: an embedding's IndexedSlices repeat a row per occurrence of its label, and
+        # Keras' Adam squares them before summing duplicates (a wrong second moment that
+        # would also depend on the replica count), as does `global_norm`.
+        grads = [tf.convert_to_tensor(g) for g, _ in pairs]
         variables = [v for _, v in pairs]
         n = self.num_replicas()
         ctx = tf.distribute.get_replica_context()
         if n > 1 and ctx is not None:
-            grads = [tf.convert_to_tensor(g) for g in grads]
             grads = ctx.all_reduce(tf.distribute.ReduceOp.SUM, grads)
             grad_norm = tf.linalg.global_norm(grads)
             grads = [g / n for g in grads]
@@ -597,6 +668,35 @@ class GAN(keras.Model):
             grad_norm = grad_norm / optimizer.loss_scale_factor
         optimizer.apply_gradients(zip(grads, variables, strict=True))
         return grad_norm
+
+    def sync_buffers(self):
+        """Averages G's and D's non-trainable float weights over the replicas.
+
+        Keras creates batch-norm moving statistics with aggregation "none": under
+        ``tf.distribute`` each replica's update then changes only its own copy, so the
+        copies, and the workers of a multi-worker run, drift apart (a checkpoint keeps
+        replica 0's). One all-reduce per step restores a single value, the moving average
+        of the mean of the replicas' batch statistics. A no-op with one replica.
+        """
+        ctx = tf.distribute.get_replica_context()
+        if self.num_replicas() == 1 or ctx is None:
+            return
+        buffers = [
+            v for net in (self.generator, self.discriminator) for v in net.non_trainable_weights
+            if getattr(v, "aggregation", "none") == "none" and "float" in str(v.dtype)
+        ]
+        if not buffers:
+            return
+        values = []
+        for v in buffers:
+            # An explicit device: with one local replica (MultiWorkerMirroredStrategy on a
+            # CPU) a bare read has none, which `all_reduce` rejects ("destinations can not
+            # be empty").
+            with tf.device(v.value.device):
+                values.append(tf.identity(v.value))
+        means = ctx.all_reduce(tf.distribute.ReduceOp.MEAN, values)
+        for v, mean in zip(buffers, means, strict=True):
+            v.assign(mean)
 
     def ema_beta(self, global_batch):
         """EMA decay for this step: ``0.5 ** (global_batch / ema_nimg)``.
@@ -655,8 +755,8 @@ class GAN(keras.Model):
 
         Args:
             seeds: iterable of ints in ``[0, 2**32)``; latent ``i`` is
-                ``np.random.RandomState(seeds[i]).randn(z_dim)`` (as stylegan2-ada's
-                ``generate.py``). Exclusive with ``z``.
+                ``seeds_to_z(seeds, z_dim)[i]`` (a stateless Philox draw, reproduced by the
+                exported SavedModel). Exclusive with ``z``.
             z: float array ``[N, z_dim]``. Exclusive with ``seeds``.
             labels: int or int array ``[N]`` of class indices in ``[0, num_classes)``;
                 required when ``num_classes > 0``, must be None otherwise.
@@ -675,9 +775,9 @@ class GAN(keras.Model):
         if seeds is not None:
             seeds = [int(s) for s in np.atleast_1d(np.asarray(seeds))]
             for s in seeds:
-                if not 0 <= s < 2**32:
+                if not 0 <= s < MAX_SEED:
                     raise ValueError(f"Seeds must be in [0, 2**32). Received: seed={s}")
-            z = np.stack([np.random.RandomState(s).randn(self.z_dim) for s in seeds])
+            z = seeds_to_z(np.asarray(seeds, np.int64), self.z_dim).numpy()
         z = np.asarray(z, dtype=np.float32)
         if z.ndim != 2 or z.shape[1] != self.z_dim:
             raise ValueError(f"`z` must have shape [N, {self.z_dim}]. Received: z.shape={z.shape}")

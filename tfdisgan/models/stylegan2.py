@@ -37,13 +37,16 @@ Deviations from the official code (all deliberate):
   the real batch rather than labels drawn again from the dataset.
 * Replica-count invariance: latents, the style-mixing draws and the path-length noise are
   drawn for the global batch and sliced per replica (``GAN.replica_rows``); the path-length
-  batch is ``global_batch // pl_batch_shrink`` rows drawn afresh (official: the first rows of
-  the phase's latents on each GPU); ``pl_mean`` and ``w_avg`` are updated with the mean over
-  all replicas (official: per GPU, unsynchronised buffers).
+  batch is ``global_batch // pl_batch_shrink`` rows drawn afresh, with every
+  ``pl_batch_shrink``-th label (official: the first rows of the phase's latents and labels
+  on each GPU); ``pl_mean`` and ``w_avg`` are updated with the mean over all replicas
+  (official: per GPU, unsynchronised buffers).
 * Keras' Adam puts ``epsilon`` outside the bias correction of the second moment (TF's
   "epsilon hat"); with ``epsilon = 1e-8`` the difference is negligible.
-* ``num_fp16_res`` runs the top blocks with the Keras ``mixed_float16`` policy
-  (``conv_clamp`` guards them, as in the official code); the default is 0 (float32).
+* ``num_fp16_res`` runs the top blocks (those >= 8 px) with the Keras ``mixed_float16``
+  policy (``conv_clamp`` guards them, as in the official code), or ``mixed_bfloat16`` with
+  ``half_dtype="bfloat16"``: the same layout with bfloat16, for TPUs and for CPUs with
+  bf16 dot products, where it doubles the conv throughput. The default is 0 (float32).
 * Under ``tf.distribute``, random noise ("random" noise mode) and minibatch-stddev groups
   are per replica, as per GPU in the official code.
 
@@ -79,6 +82,9 @@ from tfdisgan.layers import (
 from tfdisgan.models.gan import _TRACKER_NAMES, GAN, _is_int, _is_number
 
 ARCHITECTURES = ("orig", "skip", "resnet")
+# Reduced-precision compute dtypes of the `num_fp16_res` top blocks: float16 as official on
+# GPUs, bfloat16 on TPUs and CPUs with bf16 dot products (AVX512_BF16 / AMX).
+HALF_DTYPES = ("float16", "bfloat16")
 NOISE_MODES = ("random", "const", "none")
 _RESAMPLE_FILTER = (1, 3, 3, 1)
 _SQRT_HALF = math.sqrt(0.5)
@@ -385,9 +391,11 @@ class SynthesisBlock(keras.layers.Layer):
         conv_clamp=None,
         use_fp16=False,
         fused_modconv=None,
+        half_dtype="float16",
         **kwargs,
     ):
         _check_int("in_channels", in_channels, 0)
+        _check_choice("half_dtype", half_dtype, HALF_DTYPES)
         _check_int("out_channels", out_channels, 1)
         _check_choice("architecture", architecture, ARCHITECTURES)
         super().__init__(**kwargs)
@@ -403,12 +411,13 @@ class SynthesisBlock(keras.layers.Layer):
         self.conv_clamp = conv_clamp
         self.use_fp16 = bool(use_fp16)
         self.fused_modconv = fused_modconv
+        self.half_dtype = half_dtype
         self.resample_filter = setup_filter(_RESAMPLE_FILTER)
         self.num_conv = 0
         self.num_torgb = 0
 
         # === Layers ===
-        policy = "mixed_float16" if self.use_fp16 else None
+        policy = f"mixed_{half_dtype}" if self.use_fp16 else None
         common = dict(
             w_dim=w_dim,
             resolution=resolution,
@@ -449,7 +458,7 @@ class SynthesisBlock(keras.layers.Layer):
         self.built = True
 
     def call(self, ws, x=None, img=None, noise_mode="random", training=None):
-        compute = "float16" if self.use_fp16 else "float32"
+        compute = self.half_dtype if self.use_fp16 else "float32"
         w_iter = iter(range(self.num_conv + self.num_torgb))
         if self.in_channels == 0:
             batch = ops.shape(ws)[0]
@@ -490,6 +499,7 @@ class SynthesisBlock(keras.layers.Layer):
                 "conv_clamp": self.conv_clamp,
                 "use_fp16": self.use_fp16,
                 "fused_modconv": self.fused_modconv,
+                "half_dtype": self.half_dtype,
             }
         )
         return config
@@ -512,10 +522,12 @@ class SynthesisNetwork(keras.layers.Layer):
         channel_base: int > 0. Default 32768 (config F; paper256 uses 16384).
         channel_max: int > 0. Default 512.
         num_fp16_res: int >= 0, run the top this many resolutions (those >= 8 px) in
-            ``mixed_float16``. Default 0.
+            reduced precision (``half_dtype``). Default 0.
         conv_clamp: float > 0 or None, clamp conv outputs to ``+-conv_clamp``. Default None.
         architecture: ``"orig" | "skip" | "resnet"``. Default ``"skip"``.
         fused_modconv: None (fused when not training, as official), True or False.
+        half_dtype: ``"float16"`` (official, GPUs) or ``"bfloat16"`` (TPUs, CPUs with
+            bf16 dot products): the compute dtype of those blocks. Default ``"float16"``.
         **kwargs: ``keras.layers.Layer`` arguments.
 
     Call arguments:
@@ -546,6 +558,7 @@ class SynthesisNetwork(keras.layers.Layer):
         conv_clamp=None,
         architecture="skip",
         fused_modconv=None,
+        half_dtype="float16",
         **kwargs,
     ):
         _check_int("w_dim", w_dim, 1)
@@ -557,6 +570,7 @@ class SynthesisNetwork(keras.layers.Layer):
         _check_number("conv_clamp", conv_clamp, minimum=0, allow_none=True)
         _check_choice("architecture", architecture, ARCHITECTURES)
         _check_choice("fused_modconv", fused_modconv, (None, True, False))
+        _check_choice("half_dtype", half_dtype, HALF_DTYPES)
         super().__init__(**kwargs)
 
         # === Config ===
@@ -569,6 +583,7 @@ class SynthesisNetwork(keras.layers.Layer):
         self.conv_clamp = conv_clamp
         self.architecture = architecture
         self.fused_modconv = fused_modconv
+        self.half_dtype = half_dtype
 
         log2 = int(np.log2(img_resolution))
         self.block_resolutions = [2**i for i in range(2, log2 + 1)]
@@ -597,6 +612,7 @@ class SynthesisNetwork(keras.layers.Layer):
                 conv_clamp=conv_clamp,
                 use_fp16=res >= fp16_resolution,
                 fused_modconv=fused_modconv,
+                half_dtype=half_dtype,
                 name=f"b{res}",
             )
             self.num_ws += block.num_conv
@@ -636,6 +652,7 @@ class SynthesisNetwork(keras.layers.Layer):
                 "conv_clamp": self.conv_clamp,
                 "architecture": self.architecture,
                 "fused_modconv": self.fused_modconv,
+                "half_dtype": self.half_dtype,
             }
         )
         return config
@@ -795,9 +812,11 @@ class DiscriminatorBlock(keras.layers.Layer):
         architecture="resnet",
         conv_clamp=None,
         use_fp16=False,
+        half_dtype="float16",
         **kwargs,
     ):
         _check_choice("architecture", architecture, ARCHITECTURES)
+        _check_choice("half_dtype", half_dtype, HALF_DTYPES)
         if in_channels not in (0, tmp_channels):
             raise ValueError(
                 f"`in_channels` must be 0 or tmp_channels={tmp_channels}. "
@@ -814,10 +833,11 @@ class DiscriminatorBlock(keras.layers.Layer):
         self.architecture = architecture
         self.conv_clamp = conv_clamp
         self.use_fp16 = bool(use_fp16)
+        self.half_dtype = half_dtype
         self.resample_filter = setup_filter(_RESAMPLE_FILTER)
 
         # === Layers ===
-        policy = "mixed_float16" if self.use_fp16 else None
+        policy = f"mixed_{half_dtype}" if self.use_fp16 else None
         self.fromrgb = None
         if in_channels == 0 or architecture == "skip":
             self.fromrgb = EqualizedConv2D(
@@ -842,7 +862,7 @@ class DiscriminatorBlock(keras.layers.Layer):
         self.built = True
 
     def call(self, x=None, img=None, training=None):
-        compute = "float16" if self.use_fp16 else "float32"
+        compute = self.half_dtype if self.use_fp16 else "float32"
         if x is not None:
             x = ops.cast(x, compute)
         if self.fromrgb is not None:
@@ -869,6 +889,7 @@ class DiscriminatorBlock(keras.layers.Layer):
                 "architecture": self.architecture,
                 "conv_clamp": self.conv_clamp,
                 "use_fp16": self.use_fp16,
+                "half_dtype": self.half_dtype,
             }
         )
         return config
@@ -972,7 +993,8 @@ class Discriminator(keras.Model):
         channel_base: int > 0. Default 32768.
         channel_max: int > 0. Default 512.
         num_fp16_res: int >= 0, blocks at the top this many resolutions (>= 8 px) in
-            ``mixed_float16``. Default 0.
+            reduced precision (``half_dtype``). Default 0.
+        half_dtype: ``"float16"`` or ``"bfloat16"`` (see ``SynthesisNetwork``).
         conv_clamp: float > 0 or None. Default None.
         cmap_dim: int > 0 or None, size of the label projection (None: channels at 4 px).
         mbstd_group_size: int >= 1 or None (whole batch), minibatch-stddev group. Default 4.
@@ -1011,9 +1033,11 @@ class Discriminator(keras.Model):
         mbstd_group_size=4,
         mbstd_num_channels=1,
         mapping_kwargs=None,
+        half_dtype="float16",
         **kwargs,
     ):
         _check_int("c_dim", c_dim, 0)
+        _check_choice("half_dtype", half_dtype, HALF_DTYPES)
         _check_resolution("img_resolution", img_resolution)
         _check_int("img_channels", img_channels, 1)
         _check_choice("architecture", architecture, ARCHITECTURES)
@@ -1037,6 +1061,7 @@ class Discriminator(keras.Model):
         self.mbstd_group_size = mbstd_group_size
         self.mbstd_num_channels = mbstd_num_channels
         self.mapping_kwargs = dict(mapping_kwargs or {})
+        self.half_dtype = half_dtype
 
         log2 = int(np.log2(img_resolution))
         self.block_resolutions = [2**i for i in range(log2, 2, -1)]
@@ -1061,6 +1086,7 @@ class Discriminator(keras.Model):
                 architecture=architecture,
                 conv_clamp=conv_clamp,
                 use_fp16=res >= fp16_resolution,
+                half_dtype=half_dtype,
                 name=f"b{res}",
             )
             for res in self.block_resolutions
@@ -1140,6 +1166,7 @@ class Discriminator(keras.Model):
             "mbstd_group_size": self.mbstd_group_size,
             "mbstd_num_channels": self.mbstd_num_channels,
             "mapping_kwargs": dict(self.mapping_kwargs),
+            "half_dtype": self.half_dtype,
             "name": self.name,
         }
 
@@ -1211,7 +1238,8 @@ def resolve_preset(name, resolution, batch=None, num_gpus=1):
     ``batch`` overrides the batch size only (gamma and ema keep the preset's ``mb``, as in
     train.py). Every preset uses ``conv_clamp=256``, Adam betas ``(0, 0.99)``, R1 every 16
     and path length (weight 2) every 4 steps. The official presets also enable FP16 for the
-    top 4 resolutions on CUDA; ours run in float32 (``num_fp16_res=0``).
+    top 4 resolutions on CUDA; here that is a separate choice (``num_fp16_res`` /
+    ``half_dtype``, scripts/train.py ``--precision``), float32 by default.
 
     Args:
         name: ``"auto" | "stylegan2" | "paper256" | "paper512" | "paper1024" | "cpu_tiny"``.
@@ -1383,6 +1411,12 @@ class StyleGAN2(GAN):
             batch (groups never span replicas). Default 4.
         mbstd_num_channels: int >= 0 (0: off). Default 1.
         conv_clamp: float or None. Default 256 (train.py).
+        num_fp16_res: int >= 0, G and D blocks at the top this many resolutions (those
+            >= 8 px) compute in ``half_dtype`` (official train.py: 4; ``--fp32``: 0).
+            Default 0.
+        half_dtype: ``"float16"`` (GPUs; compile with loss-scaling optimizers, see
+            ``loss_scaled``) or ``"bfloat16"`` (TPUs, CPUs with AVX512_BF16 / AMX).
+            Default ``"float16"``.
         style_mixing_prob: float in [0, 1]. Default 0.9.
         truncation_cutoff: int or None, default cutoff for ``synthesize`` / ``generate``.
         fused_modconv: None (fused when not training), True or False.
@@ -1420,6 +1454,8 @@ class StyleGAN2(GAN):
         mbstd_group_size=4,
         mbstd_num_channels=1,
         conv_clamp=256,
+        num_fp16_res=0,
+        half_dtype="float16",
         style_mixing_prob=0.9,
         truncation_cutoff=None,
         fused_modconv=None,
@@ -1448,6 +1484,8 @@ class StyleGAN2(GAN):
                 "channel_max": channel_max,
                 "conv_clamp": conv_clamp,
                 "fused_modconv": fused_modconv,
+                "num_fp16_res": num_fp16_res,
+                "half_dtype": half_dtype,
             },
             name="generator",
         )
@@ -1458,6 +1496,8 @@ class StyleGAN2(GAN):
             channel_base=channel_base,
             channel_max=channel_max,
             conv_clamp=conv_clamp,
+            num_fp16_res=num_fp16_res,
+            half_dtype=half_dtype,
             mbstd_group_size=mbstd_group_size,
             mbstd_num_channels=mbstd_num_channels,
             name="discriminator",
@@ -1483,6 +1523,8 @@ class StyleGAN2(GAN):
         self.mbstd_group_size = mbstd_group_size
         self.mbstd_num_channels = mbstd_num_channels
         self.conv_clamp = conv_clamp
+        self.num_fp16_res = num_fp16_res
+        self.half_dtype = half_dtype
         self.style_mixing_prob = float(style_mixing_prob)
         self.truncation_cutoff = truncation_cutoff
         self.fused_modconv = fused_modconv
@@ -1647,7 +1689,11 @@ class StyleGAN2(GAN):
     def _pl_inputs(self, batch, labels):
         rows = ops.maximum(batch // self.pl_batch_shrink, 1)
         z = self.sample_z(rows)
-        return rows, z, (None if labels is None else labels[:rows])
+        # Every shrink-th label: global path-length row j then has global label row
+        # j * shrink whatever the replica count (z rows are global too, `replica_rows`).
+        if labels is not None:
+            labels = labels[:: self.pl_batch_shrink][:rows]
+        return rows, z, labels
 
     def _pl_noise(self, rows):
         """``N(0, I) / sqrt(H * W)`` for ``rows`` images, drawn for the global batch."""
@@ -1717,7 +1763,7 @@ class StyleGAN2(GAN):
                 pl_rows = ops.cast(rows * self.num_replicas(), "float32")
                 loss = loss + ops.sum(penalty) * self.pl_weight / pl_rows
             scaled_loss = self.g_optimizer.scale_loss(loss)
-        variables = self.generator.trainable_variables
+        variables = self.g_train_variables()
         grads = tape.gradient(scaled_loss, variables)
         logs = {
             "g_loss": ops.mean(g_loss),
@@ -1736,7 +1782,7 @@ class StyleGAN2(GAN):
             pl_rows = ops.cast(rows * self.num_replicas(), "float32")
             loss = ops.sum(penalty) * (self.pl_weight * self.pl_interval) / pl_rows
             scaled_loss = self.g_optimizer.scale_loss(loss)
-        variables = self.generator.trainable_variables
+        variables = self.g_train_variables()
         grads = tape.gradient(scaled_loss, variables)
         self.apply_gradients(self.g_optimizer, grads, variables)
         self.trackers["pl_penalty"].update_state(ops.mean(penalty))
@@ -1762,7 +1808,8 @@ class StyleGAN2(GAN):
             if both:
                 loss = loss + ops.sum(r1) * (self.r1_gamma / 2.0) / gb
             scaled_loss = self.d_optimizer.scale_loss(loss)
-        variables = self.discriminator.trainable_variables
+        self.update_augment(real_logits)
+        variables = self.d_train_variables()
         grads = tape.gradient(scaled_loss, variables)
         logs = {
             "d_loss": ops.mean(d_logistic),
@@ -1781,7 +1828,7 @@ class StyleGAN2(GAN):
             gain = self.r1_gamma / 2.0 * self.r1_interval
             loss = ops.sum(r1) * gain / ops.cast(global_batch, "float32")
             scaled_loss = self.d_optimizer.scale_loss(loss)
-        variables = self.discriminator.trainable_variables
+        variables = self.d_train_variables()
         grads = tape.gradient(scaled_loss, variables)
         self.apply_gradients(self.d_optimizer, grads, variables)
         self.trackers["r1"].update_state(ops.mean(r1))
@@ -1977,6 +2024,8 @@ class StyleGAN2(GAN):
             "mbstd_group_size": self.mbstd_group_size,
             "mbstd_num_channels": self.mbstd_num_channels,
             "conv_clamp": self.conv_clamp,
+            "num_fp16_res": self.num_fp16_res,
+            "half_dtype": self.half_dtype,
             "style_mixing_prob": self.style_mixing_prob,
             "truncation_cutoff": self.truncation_cutoff,
             "fused_modconv": self.fused_modconv,
