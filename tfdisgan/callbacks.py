@@ -173,7 +173,8 @@ class JsonlLogger(keras.callbacks.Callback):
     """Appends one JSON line per tick to `log.jsonl` and writes TensorBoard scalars.
 
     A line holds step, kimg, every log value, img/s, sec/kimg and memory; ticks are every
-    `tick_steps` steps.
+    `tick_steps` steps. The model's metric trackers are reset after every line, so a
+    tracker's value in a line is its mean over that tick.
 
     Args:
         path: str, the log.jsonl path (appended to, so a resumed run continues it).
@@ -195,6 +196,14 @@ class JsonlLogger(keras.callbacks.Callback):
     def on_train_begin(self, logs=None):
         self.tick_start = time.perf_counter()
         self.tick_first_step = self.step
+        self._reset_trackers()
+
+    def _reset_trackers(self):
+        # Each line holds the means over its own tick (as StyleGAN2's training stats), not
+        # since the start: the custom loop never resets the trackers the way `fit` does per
+        # epoch. A run (or resume) starts at a tick boundary, so resets line up.
+        for metric in getattr(self.model, "metrics", []):
+            metric.reset_state()
 
     def on_train_batch_end(self, batch, logs=None):
         self.step += 1
@@ -227,6 +236,7 @@ class JsonlLogger(keras.callbacks.Callback):
             self.writer.flush()
         self.tick_start, self.tick_first_step = time.perf_counter(), self.step
         self.last = entry
+        self._reset_trackers()
         return entry
 
     def on_train_end(self, logs=None):
