@@ -16,6 +16,13 @@ be mixed too (cross-domain mixing, layer swapping).
   seeds, with the row and column source images along the edges.
 * ``crossover_sweep``: the same grid as GIF frames, sweeping the crossover layer.
 * ``interpolation_grid``: rows of straight walks between seeds (what DCGAN can show).
+* ``cross_domain_mix`` / ``cross_domain_sweeps``: two generators (or two classes) split by
+  *resolution* (``parse_split``: ``"8"`` = A gives 4-8 px, B 16 px and up), both directions
+  at once; ``paired_mix`` / ``class_mix``: the same per seed, one ``z`` for both sources.
+* ``swap_layers``: layer swapping (Pinkney & Adler 2020), a new StyleGAN2 whose synthesis
+  blocks come from A up to a resolution and from B above (hard, or blended); ``write_run``
+  stores any model as a run folder for ``--network``.
+* ``CrossMixTraining`` (``--cross_mix``): the same mixing of two classes inside training.
 
 Style mixing needs a style-based generator: on a DCGAN these raise ``ValueError`` ("style
 mixing needs StyleGAN2"); latent walks in ``z`` work for both.
@@ -29,6 +36,8 @@ Example:
 Reference:
     Karras et al., "A Style-Based Generator Architecture for Generative Adversarial
     Networks", CVPR 2019 (figure 3, style mixing); stylegan2-ada-pytorch ``style_mixing.py``.
+    Pinkney & Adler, "Resolution Dependent GAN Interpolation for Controllable Image
+    Synthesis Between Domains", 2020 (layer swapping).
 """
 
 import dataclasses
@@ -730,6 +739,838 @@ def crossover_sweep(network, row_seeds, col_seeds, psi=1.0, row_class=None, col_
 
 
 # ------------------------------------------------------------------------------------------
+# Resolutions <-> style layers
+# ------------------------------------------------------------------------------------------
+
+
+def synthesis_resolutions(img_resolution):
+    """``[4, 8, ..., img_resolution]``: the blocks of a StyleGAN2 synthesis network.
+
+    Raises:
+        ValueError: not a power of two >= 4.
+    """
+    if (not isinstance(img_resolution, (int, np.integer)) or img_resolution < 4
+            or img_resolution & (img_resolution - 1)):
+        raise ValueError(
+            f"`img_resolution` must be a power of two >= 4. Received: {img_resolution!r}"
+        )
+    return [2**i for i in range(2, int(img_resolution).bit_length())]
+
+
+def resolution_layers(resolution, img_resolution):
+    """The two ws indices that belong to ``resolution`` px: ``[2 log2(r) - 4, 2 log2(r) - 3]``.
+
+    The synthesis network (``SynthesisNetwork.call``) gives block ``b`` the ws starting at
+    the sum of the earlier blocks' ``num_conv``, so: index 0 drives the 4 px ``conv1``;
+    index ``2 log2(r) - 4`` (r >= 8) the ``conv1`` of the r px block; index
+    ``2 log2(r) - 3`` the r px ToRGB *and* the up-sampling ``conv0`` of the next block
+    (the last index only the top ToRGB). Owning the pair ``(2 log2(r) - 4, 2 log2(r) - 3)``
+    per resolution is the StyleGAN papers' convention (4-8 px = layers 0-3 "coarse"), with
+    ``num_ws = 2 log2(R) - 2`` layers in all.
+
+    Args:
+        resolution: int, a block resolution in ``[4, img_resolution]``.
+        img_resolution: int, the generator's output resolution.
+
+    Returns:
+        list of 2 ints.
+
+    Raises:
+        ValueError: ``resolution`` is not a block of this generator.
+    """
+    blocks = synthesis_resolutions(img_resolution)
+    if resolution not in blocks:
+        raise ValueError(
+            f"{resolution} px is not a block of a {img_resolution} px generator "
+            f"({_describe_res(blocks)})."
+        )
+    log2 = int(resolution).bit_length() - 1
+    return [2 * log2 - 4, 2 * log2 - 3]
+
+
+def layers_of(resolutions, img_resolution):
+    """Sorted ws indices of the given block resolutions (``resolution_layers`` of each)."""
+    return sorted({i for r in resolutions for i in resolution_layers(r, img_resolution)})
+
+
+def _describe_res(resolutions):
+    resolutions = sorted(resolutions)
+    if not resolutions:
+        return "none"
+    if len(resolutions) == 1:
+        return f"{resolutions[0]} px"
+    return f"{resolutions[0]}-{resolutions[-1]} px"
+
+
+def parse_resolution_range(text, img_resolution, name="range"):
+    """``"16-32"`` (or ``"16"``) -> the block resolutions in that inclusive range.
+
+    The upper end may exceed the generator (``16-512`` on a 256 px model means 16-256 px);
+    both ends must be powers of two >= 4 and the range must hold a block of this generator.
+
+    Args:
+        text: str ``"LO-HI"`` or ``"R"``.
+        img_resolution: int, the generator's output resolution.
+        name: str, the flag or argument (for the message).
+
+    Returns:
+        tuple of ints, lowest first.
+
+    Raises:
+        ValueError: not a range of powers of two, reversed, or outside the generator.
+    """
+    match = re.fullmatch(r"\s*(\d+)\s*(?:-\s*(\d+)\s*)?", str(text))
+    if not match:
+        raise ValueError(
+            f"{name}: expected a resolution range in pixels such as 16-32 (or 8). "
+            f"Received: {text!r}"
+        )
+    lo = int(match.group(1))
+    hi = int(match.group(2)) if match.group(2) is not None else lo
+    for value in (lo, hi):
+        if value < 4 or value & (value - 1):
+            raise ValueError(
+                f"{name}: resolutions are powers of two >= 4 (4, 8, 16, ...). Received {value} "
+                f"in {text!r}."
+            )
+    if hi < lo:
+        raise ValueError(f"{name}: the range {text!r} ends before it starts.")
+    blocks = synthesis_resolutions(img_resolution)
+    selected = tuple(r for r in blocks if lo <= r <= hi)
+    if not selected:
+        raise ValueError(
+            f"{name}: {text!r} holds no block of this {img_resolution} px generator "
+            f"({_describe_res(blocks)})."
+        )
+    return selected
+
+
+@dataclasses.dataclass(frozen=True)
+class ResolutionSplit:
+    """Which generator gives the styles of which block resolutions.
+
+    Attributes:
+        a: tuple of int, the resolutions whose styles come from source A (the split's first
+            range; the coarse ones in ``--split=8``).
+        b: tuple of int, those from source B (the rest).
+        img_resolution: int.
+    """
+
+    a: tuple
+    b: tuple
+    img_resolution: int
+
+    @property
+    def a_layers(self):
+        """ws indices from A (``layers_of(a)``)."""
+        return layers_of(self.a, self.img_resolution)
+
+    @property
+    def b_layers(self):
+        """ws indices from B."""
+        return layers_of(self.b, self.img_resolution)
+
+    def describe(self, first="A", second="B"):
+        """``"A 4-8 px + B 16-32 px"``."""
+        return f"{first} {_describe_res(self.a)} + {second} {_describe_res(self.b)}"
+
+    def stem(self, first="a", second="b"):
+        """A file-name stem: ``"a4-8_b16-32"``."""
+        def span(res):
+            return f"{min(res)}-{max(res)}" if len(res) > 1 else f"{res[0]}"
+
+        return f"{first}{span(self.a)}_{second}{span(self.b)}"
+
+
+def parse_split(text, img_resolution, name="--split"):
+    """A ``--split`` by resolution -> ``ResolutionSplit``.
+
+    Forms:
+        * ``"8"``: A gives the 4-8 px styles, B 16 px and up (the seed's "church coarse
+          4-8 px, fire 16 px and finer").
+        * ``"4-8,16-512"``: A the first range, B the second; the upper end may exceed the
+          generator; together the two ranges must cover every block, without overlap.
+        * ``"16-32"`` (one range): A that range, B every other block.
+
+    Args:
+        text: str or int.
+        img_resolution: int, the generators' output resolution.
+        name: str, the flag (for the message).
+
+    Returns:
+        ``ResolutionSplit`` (``a_layers`` / ``b_layers`` give the ws indices).
+
+    Raises:
+        ValueError: a malformed range, overlapping ranges, a block in neither range, or a
+            split that leaves one side without a block.
+    """
+    blocks = synthesis_resolutions(img_resolution)
+    text = str(text).strip()
+    parts = [p for p in text.split(",")]
+    if len(parts) > 2 or not text:
+        raise ValueError(
+            f"{name}: expected R (A gives 4..R px), LO-HI (A gives that range) or "
+            f"LO-HI,LO-HI (A the first, B the second). Received: {text!r}"
+        )
+    if len(parts) == 1 and "-" not in parts[0]:
+        top = parse_resolution_range(parts[0], img_resolution, name)[0]
+        a = tuple(r for r in blocks if r <= top)
+        b = tuple(r for r in blocks if r > top)
+    elif len(parts) == 1:
+        a = parse_resolution_range(parts[0], img_resolution, name)
+        b = tuple(r for r in blocks if r not in a)
+    else:
+        a = parse_resolution_range(parts[0], img_resolution, name)
+        b = parse_resolution_range(parts[1], img_resolution, name)
+        overlap = sorted(set(a) & set(b))
+        if overlap:
+            raise ValueError(f"{name}: {overlap[0]} px is in both ranges of {text!r}.")
+        missing = [r for r in blocks if r not in a and r not in b]
+        if missing:
+            raise ValueError(
+                f"{name}: {missing[0]} px is in neither range of {text!r}; the two ranges "
+                f"must cover every block of the {img_resolution} px generator "
+                f"({_describe_res(blocks)})."
+            )
+    if not b:
+        raise ValueError(
+            f"{name}: {text!r} leaves no resolution to B on a {img_resolution} px generator "
+            f"({_describe_res(blocks)}); split below {img_resolution}."
+        )
+    return ResolutionSplit(tuple(a), tuple(b), int(img_resolution))
+
+
+# ------------------------------------------------------------------------------------------
+# Mixing two generators (or two classes of one)
+# ------------------------------------------------------------------------------------------
+
+RENDERS = ("a", "b", "fine")
+
+
+@dataclasses.dataclass
+class CrossMix:
+    """Both directions of a mix of two sources split by resolution.
+
+    Attributes:
+        split: the ``ResolutionSplit``.
+        forward: ``StyleMix``: A gives the ``split.a`` styles (columns), B the rest (rows).
+        reverse: ``StyleMix``: B gives the ``split.a`` styles (columns), A the rest (rows).
+        image: uint8, the two figures side by side (forward left), separated by a gap.
+        labels: ``(forward, reverse)`` descriptions, e.g. ``"A 4-8 px + B 16-32 px"``.
+        stems: ``(forward, reverse)`` file-name stems, e.g. ``"a4-8_b16-32"``.
+    """
+
+    split: ResolutionSplit
+    forward: StyleMix
+    reverse: StyleMix
+    image: np.ndarray
+    labels: tuple
+    stems: tuple
+
+
+def side_by_side(images, gap=None):
+    """uint8 images ``[H_i, W_i, 3]`` in one row, top-aligned, separated by ``gap`` px of
+    white (default: 1/16 of the tallest image, at least 2)."""
+    height = max(i.shape[0] for i in images)
+    gap = max(2, height // 16) if gap is None else gap
+    width = sum(i.shape[1] for i in images) + gap * (len(images) - 1)
+    out = np.full((height, width, 3), 255, np.uint8)
+    x = 0
+    for image in images:
+        out[: image.shape[0], x : x + image.shape[1]] = image
+        x += image.shape[1] + gap
+    return out
+
+
+def _pair_views(network_a, network_b, render):
+    view_a = as_view(network_a)
+    view_b = view_a if network_b is None else as_view(network_b)
+    for view, which in ((view_a, "A"), (view_b, "B")):
+        view.require_styles(f"mixing network {which}")
+    if view_a.resolution != view_b.resolution:
+        raise ValueError(
+            f"Networks A and B have different resolutions ({view_a.resolution} vs "
+            f"{view_b.resolution} px): mixing by resolution needs the same one."
+        )
+    if render not in RENDERS:
+        raise ValueError(f"`render` must be one of {RENDERS}. Received: render={render!r}")
+    return view_a, view_b
+
+
+def _renderers(view_a, view_b, render):
+    """The synthesis of the forward (B rows) and reverse (A rows) figures."""
+    if render == "a":
+        return view_a, view_a
+    if render == "b":
+        return view_b, view_b
+    return view_b, view_a  # "fine": the network that gives the split's second range
+
+
+def cross_domain_mix(network_a, network_b, row_seeds, col_seeds, split, render="b", psi=1.0,
+                     class_a=None, class_b=None, noise_mode="const"):
+    """Style mixing between two generators (or two classes), split by resolution, both ways.
+
+    ``forward``: the rows are B's images, the columns give them A's styles at the
+    ``split.a`` resolutions (``--split=8``: A's 4-8 px layout under B's 16 px and finer
+    texture, the seed's "church on fire" with A = church, B = fire). ``reverse``: the
+    rows are A's images, the columns give B's styles at the same resolutions. Showing both
+    tells which direction works for a pair of models, as in the seed where only one did.
+
+    With ``network_b`` None (or the same model) and two classes, this mixes classes inside
+    one conditional model: ``class_a``'s mapping gives the ``split.a`` styles.
+
+    Args:
+        network_a, network_b: generators (``GeneratorView``, GAN model or exported view)
+            with the same resolution, ``num_ws`` and ``w_dim``; ``network_b`` None: A.
+        row_seeds, col_seeds: non-empty lists of ints (the same seeds serve both figures).
+        split: ``ResolutionSplit`` or a ``--split`` text (``"8"``, ``"4-8,16-512"``).
+        render: whose synthesis renders the mixes: ``"a"``, ``"b"`` (default) or
+            ``"fine"`` (the rows' network: B forward, A reverse). The source images of
+            each figure are rendered by the same synthesis as its mixes.
+        psi: float, truncation of both.
+        class_a, class_b: classes (id or name) of conditional sources, else None.
+        noise_mode: ``"const"`` (default), ``"random"`` or ``"none"``.
+
+    Returns:
+        ``CrossMix``.
+
+    Raises:
+        ValueError: a DCGAN, different resolutions / ``num_ws`` / ``w_dim``, a bad split,
+            render, seeds or class.
+    """
+    view_a, view_b = _pair_views(network_a, network_b, render)
+    if not isinstance(split, ResolutionSplit):
+        split = parse_split(split, view_a.resolution)
+    synth_forward, synth_reverse = _renderers(view_a, view_b, render)
+    common = dict(psi=psi, noise_mode=noise_mode)
+    forward = style_mixing_grid(view_b, row_seeds, col_seeds, split.a_layers,
+                                row_class=class_b, col_class=class_a, col_network=view_a,
+                                synthesis=synth_forward, **common)
+    reverse = style_mixing_grid(view_a, row_seeds, col_seeds, split.a_layers,
+                                row_class=class_a, col_class=class_b, col_network=view_b,
+                                synthesis=synth_reverse, **common)
+    labels = (split.describe("A", "B"), split.describe("B", "A"))
+    stems = (split.stem("a", "b"), split.stem("b", "a"))
+    return CrossMix(split, forward, reverse, side_by_side([forward.image, reverse.image]),
+                    labels, stems)
+
+
+def cross_domain_sweeps(network_a, network_b, row_seeds, col_seeds, render="b", psi=1.0,
+                        class_a=None, class_b=None, noise_mode="const"):
+    """GIF frames of both directions of ``cross_domain_mix``, sweeping the crossover layer.
+
+    Returns:
+        ``(forward_frames, reverse_frames)``: uint8 ``[num_ws + 1, ...]`` each
+        (``crossover_sweep``: frame k gives the columns' layers ``[0, k)``); forward's
+        columns are A's, reverse's B's.
+    """
+    view_a, view_b = _pair_views(network_a, network_b, render)
+    synth_forward, synth_reverse = _renderers(view_a, view_b, render)
+    common = dict(psi=psi, noise_mode=noise_mode)
+    forward = crossover_sweep(view_b, row_seeds, col_seeds, row_class=class_b,
+                              col_class=class_a, col_network=view_a, synthesis=synth_forward,
+                              **common)
+    reverse = crossover_sweep(view_a, row_seeds, col_seeds, row_class=class_a,
+                              col_class=class_b, col_network=view_b, synthesis=synth_reverse,
+                              **common)
+    return forward, reverse
+
+
+@dataclasses.dataclass
+class PairedMix:
+    """Same-seed mixing of two sources, both directions.
+
+    Attributes:
+        image: uint8 ``[4 * H, N * W, 3]``: rows A, B, forward (A's ``split.a`` styles +
+            B's rest), reverse (B's ``split.a`` styles + A's rest); one column per seed.
+        a_images, b_images, forward, reverse: uint8 ``[N, H, W, 3]``.
+        forward_ws, reverse_ws: float32 ``[N, num_ws, w_dim]``.
+        split: the ``ResolutionSplit``.
+    """
+
+    image: np.ndarray
+    a_images: np.ndarray
+    b_images: np.ndarray
+    forward: np.ndarray
+    reverse: np.ndarray
+    forward_ws: np.ndarray
+    reverse_ws: np.ndarray
+    split: ResolutionSplit
+
+
+def paired_mix(network_a, network_b, seeds, split, render="b", psi=1.0, class_a=None,
+               class_b=None, noise_mode="const"):
+    """Mixes two sources at the same latent ``z`` per seed, both directions.
+
+    For class mixing inside one conditional model (``network_b`` None) this is "coarse ws
+    from class A's mapping, the rest from class B's, same z": both sources share one latent
+    space. For two generators it needs the same ``z_dim`` (each maps ``z`` its own way).
+
+    Args:
+        network_a, network_b, split, render, psi, class_a, class_b, noise_mode: as
+            ``cross_domain_mix`` (render ``"fine"``: B forward, A reverse).
+        seeds: non-empty list of ints.
+
+    Returns:
+        ``PairedMix``.
+
+    Raises:
+        ValueError: as ``cross_domain_mix``; different ``z_dim``.
+    """
+    view_a, view_b = _pair_views(network_a, network_b, render)
+    if view_a.z_dim != view_b.z_dim:
+        raise ValueError(
+            f"Same-z mixing needs the same z_dim: A has {view_a.z_dim}, B {view_b.z_dim}."
+        )
+    if not isinstance(split, ResolutionSplit):
+        split = parse_split(split, view_a.resolution)
+    _views(view_a, view_b, None)  # the same num_ws and w_dim
+    synth_forward, synth_reverse = _renderers(view_a, view_b, render)
+    z = view_a.z_from_seeds(seeds)
+    ws_a = view_a.ws_from_z(z, view_a.class_id(class_a), psi)
+    ws_b = view_b.ws_from_z(z, view_b.class_id(class_b), psi)
+    layers = split.a_layers
+    forward_ws, reverse_ws = ws_b.copy(), ws_a.copy()
+    forward_ws[:, layers] = ws_a[:, layers]
+    reverse_ws[:, layers] = ws_b[:, layers]
+    a_images = view_a.images_from_ws(ws_a, noise_mode)
+    b_images = view_b.images_from_ws(ws_b, noise_mode)
+    forward = synth_forward.images_from_ws(forward_ws, noise_mode)
+    reverse = synth_reverse.images_from_ws(reverse_ws, noise_mode)
+    grid = image_grid(np.concatenate([a_images, b_images, forward, reverse]), columns=len(z))
+    return PairedMix(grid, a_images, b_images, forward, reverse, forward_ws, reverse_ws, split)
+
+
+def class_mix(network, seeds, class_a, class_b, split, psi=1.0, noise_mode="const"):
+    """Class mixing inside one conditional model: ``paired_mix(network, None, ...)``.
+
+    Coarse ws (``split.a``) from ``class_a``'s mapping, the rest from ``class_b``'s, for the
+    same ``z``; and the reverse.
+
+    Example:
+        >>> mix = class_mix(view, range(6), "earthquake", "building_fire", "8")
+        >>> save_png(mix.image, "earthquake_x_fire.png")
+    """
+    view = as_view(network)
+    if view.num_classes == 0:
+        raise ValueError("Class mixing needs a conditional generator; this one has no classes.")
+    return paired_mix(view, None, seeds, split, render="b", psi=psi, class_a=class_a,
+                      class_b=class_b, noise_mode=noise_mode)
+
+
+# ------------------------------------------------------------------------------------------
+# Layer swapping
+# ------------------------------------------------------------------------------------------
+
+SWAP_MODES = ("hard", "smooth", "linear")
+MAPPING_SOURCES = ("a", "b")
+
+
+def swap_blend(img_resolution, resolution, mode="hard", width=1.0):
+    """B's share ``alpha`` per block resolution: weights ``(1 - alpha) * A + alpha * B``.
+
+    ``hard``: 0 up to ``resolution``, 1 above. ``smooth``: a sigmoid of ``log2(res)``
+    centred between ``resolution`` and the next block, ``width`` octaves per unit (Pinkney
+    & Adler's ``blend_width``). ``linear``: a ramp over ``width`` octaves with the same
+    centre (width 1 equals hard). All are non-decreasing with the resolution.
+
+    Args:
+        img_resolution: int, the generators' output resolution.
+        resolution: int, the last block resolution that is (mostly) A's.
+        mode: ``"hard"``, ``"smooth"`` or ``"linear"``. Default ``"hard"``.
+        width: float > 0, the transition width in octaves (smooth, linear). Default 1.
+
+    Returns:
+        dict ``{res: alpha}`` over ``synthesis_resolutions(img_resolution)``.
+
+    Raises:
+        ValueError: a bad mode, width or resolution.
+
+    Reference:
+        Pinkney & Adler, "Resolution Dependent GAN Interpolation for Controllable Image
+        Synthesis Between Domains", 2020 (layer swapping, ``blend_models.py``).
+    """
+    blocks = synthesis_resolutions(img_resolution)
+    if mode not in SWAP_MODES:
+        raise ValueError(f"`mode` must be one of {SWAP_MODES}. Received: mode={mode!r}")
+    if (not isinstance(width, (int, float)) or isinstance(width, bool) or not width > 0
+            or not math.isfinite(width)):
+        raise ValueError(f"`width` must be a number > 0. Received: width={width!r}")
+    if resolution not in blocks[:-1]:
+        raise ValueError(
+            f"The swap resolution must be a block below the top of the {img_resolution} px "
+            f"generator ({_describe_res(blocks[:-1])}), so that both get a share. Received: "
+            f"resolution={resolution!r}"
+        )
+    centre = math.log2(resolution) + 0.5
+    alphas = {}
+    for res in blocks:
+        x = math.log2(res) - centre
+        if mode == "hard":
+            alphas[res] = 0.0 if res <= resolution else 1.0
+        elif mode == "smooth":
+            alphas[res] = 1.0 / (1.0 + math.exp(-x / width))
+        else:
+            alphas[res] = min(1.0, max(0.0, x / width + 0.5))
+    return alphas
+
+
+def _check_swap_models(model_a, model_b):
+    for model, which in ((model_a, "model_a"), (model_b, "model_b")):
+        if not (isinstance(model, GAN) and hasattr(model.generator, "synthesis")):
+            raise ValueError(
+                f"Layer swapping needs two StyleGAN2 models (run folders or checkpoints, not "
+                f"exported SavedModels or DCGANs). Received: {which}={model!r}"
+            )
+    syn_a, syn_b = model_a.generator.synthesis, model_b.generator.synthesis
+    if syn_a.img_resolution != syn_b.img_resolution:
+        raise ValueError(
+            f"Layer swapping needs the same resolution: A {syn_a.img_resolution} px, B "
+            f"{syn_b.img_resolution} px."
+        )
+    for wa, wb in zip(syn_a.weights, syn_b.weights, strict=False):
+        if wa.path.split("/", 1)[-1] != wb.path.split("/", 1)[-1] or wa.shape != wb.shape:
+            raise ValueError(
+                "Layer swapping needs the same synthesis architecture; the first difference: "
+                f"A {wa.path} {tuple(wa.shape)} vs B {wb.path} {tuple(wb.shape)}."
+            )
+    if len(syn_a.weights) != len(syn_b.weights):
+        raise ValueError(
+            f"Layer swapping needs the same synthesis architecture: A has "
+            f"{len(syn_a.weights)} variables, B {len(syn_b.weights)}."
+        )
+
+
+def swap_layers(model_a, model_b, resolution, mode="hard", width=1.0, mapping="a", name=None):
+    """A new StyleGAN2 whose synthesis blends A's blocks (low resolutions) and B's (high).
+
+    Every weight of the block at ``res`` px (the 4x4 constant, both modulated convs with
+    their style affines, noise strengths, and the ToRGB) becomes ``(1 - alpha) * A + alpha
+    * B`` with ``alpha = swap_blend(...)[res]``; ``hard`` copies them exactly. The fixed
+    noise buffers (``noise_const``) are copied from the source with the larger share (an
+    average of two noise images would no longer be unit Gaussian). The mapping network
+    (with its ``w_avg``), the discriminator and every other setting come from the model
+    named by ``mapping``. Both the trained generator and the EMA generator are blended.
+    The result is a normal ``StyleGAN2``: ``GeneratorView``, ``export_saved_model`` and
+    ``write_run`` (a run folder for ``--network``) take it.
+
+    Args:
+        model_a: StyleGAN2, source of the low resolutions (structure, layout).
+        model_b: StyleGAN2 of the same synthesis architecture, source of the high ones.
+        resolution: int, the last block that is A's (``hard``); the blend's centre lies
+            between it and the next block.
+        mode: ``"hard"`` (default), ``"smooth"`` (sigmoid) or ``"linear"``.
+        width: float > 0, octaves of the smooth / linear transition. Default 1.
+        mapping: ``"a"`` (default) or ``"b"``: whose mapping network (and class count,
+            discriminator) the new model has.
+        name: str or None, the new model's name.
+
+    Returns:
+        ``StyleGAN2`` (not compiled).
+
+    Raises:
+        ValueError: not two StyleGAN2 models of the same synthesis architecture, or a bad
+            resolution, mode, width or mapping.
+
+    Example:
+        >>> swapped = swap_layers(church, fire, 8)     # church 4-8 px, fire 16 px and up
+        >>> export.export_saved_model(swapped, "exported/church_on_fire/1")
+
+    Reference:
+        Pinkney & Adler, "Resolution Dependent GAN Interpolation for Controllable Image
+        Synthesis Between Domains", 2020.
+    """
+    _check_swap_models(model_a, model_b)
+    if mapping not in MAPPING_SOURCES:
+        raise ValueError(
+            f"`mapping` must be one of {MAPPING_SOURCES}. Received: mapping={mapping!r}"
+        )
+    alphas = swap_blend(model_a.generator.synthesis.img_resolution, resolution, mode, width)
+    base = model_a if mapping == "a" else model_b
+    config = base.get_config()
+    if name is not None:
+        config["name"] = name
+    swapped = type(base).from_config(config)
+    for attr in ("generator", "generator_ema", "discriminator"):
+        src, dst = getattr(base, attr), getattr(swapped, attr)
+        for a, b in zip(src.weights, dst.weights, strict=True):
+            b.assign(a)
+    for attr in ("generator", "generator_ema"):
+        syn_a = getattr(model_a, attr).synthesis
+        syn_b = getattr(model_b, attr).synthesis
+        syn_d = getattr(swapped, attr).synthesis
+        for res, alpha in alphas.items():
+            blocks = [getattr(s, f"b{res}") for s in (syn_a, syn_b, syn_d)]
+            for wa, wb, wd in zip(*(b.weights for b in blocks), strict=True):
+                if alpha == 0.0 or (not wd.trainable and alpha < 0.5):
+                    wd.assign(wa)
+                elif alpha == 1.0 or not wd.trainable:
+                    wd.assign(wb)
+                else:
+                    wd.assign(np.asarray(wa) * np.float32(1.0 - alpha)
+                              + np.asarray(wb) * np.float32(alpha))
+    swapped.swap_info = {"resolution": int(resolution), "mode": mode, "width": float(width),
+                         "mapping": mapping,
+                         "alpha": {str(r): float(a) for r, a in alphas.items()}}
+    return swapped
+
+
+def write_run(model, out, run_config, class_names=None, info=None, overwrite=False):
+    """Writes ``model`` as a run folder (``config.json`` + ``checkpoints/ckpt-0``), atomically,
+    so that ``--network=out`` (generate, style_mix, export) and ``--transfer_from`` load it.
+
+    Args:
+        model: a ``StyleGAN2`` (e.g. from ``swap_layers``) of the architecture ``run_config``
+            describes.
+        out: str, the folder to create.
+        run_config: dict, a run's ``config.json`` (the source run's): the architecture
+            fields must match ``model``.
+        class_names: class names by id, or None.
+        info: dict or None, written to ``out/swap.json`` (what was made, from what).
+        overwrite: bool, replace an existing ``out``.
+
+    Returns:
+        ``out``.
+
+    Raises:
+        FileExistsError: ``out`` exists without ``overwrite``.
+        ValueError: the config does not rebuild a model with ``model``'s weights.
+    """
+    import json
+    import shutil
+
+    from tfdisgan import training
+
+    if os.path.exists(out) and not overwrite:
+        raise FileExistsError(f"{out} exists; pass --overwrite to replace it.")
+    fields = {f.name for f in dataclasses.fields(training.TrainConfig)}
+    values = {k: (tuple(v) if isinstance(v, list) else v) for k, v in run_config.items()
+              if k in fields}
+    config = dataclasses.replace(training.TrainConfig(**values), transfer_from="", resume="",
+                                 showcase=False)
+    target, step = training.build_model(config, int(model.num_classes),
+                                        tf.distribute.get_strategy())
+    for attr in ("generator", "generator_ema", "discriminator"):
+        src, dst = getattr(model, attr).weights, getattr(target, attr).weights
+        if len(src) != len(dst) or any(a.shape != b.shape for a, b in zip(src, dst,
+                                                                          strict=True)):
+            raise ValueError(
+                f"The run config does not describe this model: its {attr} differs "
+                f"({len(dst)} vs {len(src)} variables or their shapes)."
+            )
+        for a, b in zip(src, dst, strict=True):
+            b.assign(a)
+    stored = dataclasses.asdict(config)
+    stored.update(classes=list(config.classes), devices=list(config.devices),
+                  metrics=list(config.metrics), num_classes=int(model.num_classes),
+                  class_names=list(class_names or []))
+    tmp = f"{os.path.normpath(out)}.tmp"
+    shutil.rmtree(tmp, ignore_errors=True)
+    os.makedirs(tmp)
+    training._write_atomic(os.path.join(tmp, "config.json"),
+                           json.dumps(stored, indent=2, ensure_ascii=False))
+    training._write_atomic(os.path.join(tmp, "flags.txt"), config.to_flags())
+    if info is not None:
+        training._write_atomic(os.path.join(tmp, "swap.json"),
+                               json.dumps(info, indent=2, ensure_ascii=False))
+    manager = tf.train.CheckpointManager(training.make_checkpoint(target, step),
+                                         os.path.join(tmp, "checkpoints"), max_to_keep=1)
+    manager.save(checkpoint_number=0)
+    if os.path.exists(out):
+        shutil.rmtree(out)
+    os.replace(tmp, out)  # the checkpoint state file holds relative paths
+    return out
+
+
+# ------------------------------------------------------------------------------------------
+# Cross-class mixing during training (--cross_mix)
+# ------------------------------------------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class CrossMixTraining:
+    """``--cross_mix=CLASS_A:CLASS_B@LO-HI`` of a conditional StyleGAN2.
+
+    In each G step a share ``prob`` of the fakes (rows drawn independently) are rendered
+    from ws whose ``b_layers`` (the ``LO-HI`` px styles) come from class B's mapping of the
+    row's ``z`` and every other layer from class A's mapping of the same ``z``; the
+    discriminator judges those rows as class B. The other rows are the usual fakes (with
+    style mixing). So the generator learns to render A's coarse structure with B's
+    textures as a plausible B, the seed's swap "while training" at 16-32 px.
+
+    Attributes:
+        class_a, class_b: int class ids.
+        b_layers: tuple of int, ws indices from B.
+        prob: float in [0, 1], the share of mixed rows.
+        text: str, the flag value.
+    """
+
+    class_a: int
+    class_b: int
+    b_layers: tuple
+    prob: float
+    text: str = ""
+
+    def layer_mask(self, num_ws):
+        """bool ``[num_ws]``: True where the ws come from class B."""
+        return np.isin(np.arange(num_ws), self.b_layers)
+
+    def sample_rows(self, model, batch):
+        """bool ``[batch]``: the mixed rows, drawn for the global batch (replica-count
+        invariant, from the model's seed state)."""
+        prob = self.prob
+
+        def draw(rows):
+            seed = tf.cast(model.seed_generator.next(), tf.int64)
+            return tf.random.stateless_uniform(tf.reshape(rows, [1]), seed) < prob
+
+        return model.replica_rows(draw, batch)
+
+    def g_loss(self, model, z, labels):
+        """The per-example non-saturating G loss with the mixed rows (inside the G tape).
+
+        Args:
+            model: the ``StyleGAN2`` being trained.
+            z: ``[B, z_dim]``; labels: int ``[B]``.
+
+        Returns:
+            float32 ``[B]``.
+        """
+        from tfdisgan import losses
+
+        ws, d_labels = self.mixed_ws(model, z, labels, self.sample_rows(model, tf.shape(z)[0]))
+        fakes = model.generator.synthesis(ws, noise_mode=model.train_noise_mode,
+                                          training=True)
+        logits = model.run_discriminator(model.augment_images(fakes, real=False), d_labels,
+                                         training=True)
+        return losses.g_nonsaturating_loss(logits)
+
+    def mixed_ws(self, model, z, labels, rows):
+        """The G step's ws and discriminator labels for given mixed ``rows``.
+
+        Args:
+            model: the ``StyleGAN2``.
+            z: ``[B, z_dim]``; labels: int ``[B]``; rows: bool ``[B]``.
+
+        Returns:
+            ``(ws [B, num_ws, w_dim], d_labels [B])``: mixed rows take
+            ``cross_mix_ws``, the others ``model.generator_ws`` (mapping, ``w_avg``
+            update, style mixing); ``d_labels`` is ``class_b`` on mixed rows.
+        """
+        ws = model.generator_ws(z, labels, training=True)
+        batch = tf.shape(z)[0]
+        mapping = model.generator.mapping
+        ws_a = mapping(z, tf.fill([batch], self.class_a), skip_w_avg_update=True, training=True)
+        ws_b = mapping(z, tf.fill([batch], self.class_b), skip_w_avg_update=True, training=True)
+        mixed = cross_mix_ws(ws_a, ws_b, self.layer_mask(model.num_ws))
+        rows = tf.convert_to_tensor(rows, tf.bool)
+        ws = tf.where(rows[:, None, None], mixed, ws)
+        d_labels = tf.where(rows, tf.constant(self.class_b, tf.int32),
+                            tf.cast(labels, tf.int32))
+        return ws, d_labels
+
+
+def cross_mix_ws(ws_a, ws_b, b_mask):
+    """``ws_b`` at the layers where ``b_mask`` is True, ``ws_a`` elsewhere (TF ops).
+
+    Args:
+        ws_a, ws_b: float32 ``[N, num_ws, w_dim]``.
+        b_mask: bool ``[num_ws]``.
+
+    Returns:
+        float32 ``[N, num_ws, w_dim]``.
+    """
+    b_mask = tf.reshape(tf.convert_to_tensor(b_mask, tf.bool), [1, -1, 1])
+    return tf.where(b_mask, tf.convert_to_tensor(ws_b, tf.float32),
+                    tf.convert_to_tensor(ws_a, tf.float32))
+
+
+def parse_cross_mix(text, img_resolution, num_classes, class_names=None, prob=0.5,
+                    allowed=None):
+    """``"CLASS_A:CLASS_B@LO-HI"`` -> ``CrossMixTraining``.
+
+    Classes by name (any Unicode normalisation) or id; ``LO-HI`` (or one resolution) are
+    the block resolutions whose styles come from class B, every other layer from A.
+
+    Args:
+        text: str, the flag value.
+        img_resolution: int, the model's resolution.
+        num_classes: int, the model's class count (must be >= 2).
+        class_names: class names by id, or None.
+        prob: float in [0, 1], the share of mixed fakes.
+        allowed: None, or the class ids trained on (``--classes``): both must be in it.
+
+    Returns:
+        ``CrossMixTraining``.
+
+    Raises:
+        ValueError: malformed, unknown or equal classes, an unconditional model, a bad
+            resolution range or probability.
+    """
+    match = re.fullmatch(r"\s*([^:@]+?)\s*:\s*([^:@]+?)\s*@\s*([\d\s-]+)", str(text))
+    if not match:
+        raise ValueError(
+            f"expected CLASS_A:CLASS_B@LO-HI, e.g. earthquake:building_fire@16-32. "
+            f"Received: {text!r}"
+        )
+    if num_classes < 2:
+        raise ValueError("needs a conditional model (--conditional) with >= 2 classes.")
+    if (not isinstance(prob, (int, float)) or isinstance(prob, bool)
+            or not 0 <= prob <= 1):
+        raise ValueError(f"the share of mixed fakes must be in [0, 1]. Received: {prob!r}")
+    ids = [resolve_class(match.group(i), num_classes, class_names) for i in (1, 2)]
+    if ids[0] == ids[1]:
+        raise ValueError(f"classes A and B are the same class ({ids[0]}).")
+    if allowed:
+        for cid, which in zip(ids, "AB", strict=True):
+            if cid not in allowed:
+                raise ValueError(
+                    f"class {which} ({match.group(1 if which == 'A' else 2)}) is not among "
+                    "the trained --classes."
+                )
+    res = parse_resolution_range(match.group(3).strip(), img_resolution, "resolutions")
+    layers = tuple(layers_of(res, img_resolution))
+    if set(res) == set(synthesis_resolutions(img_resolution)):
+        raise ValueError(
+            f"{_describe_res(res)} is every block of the {img_resolution} px generator: "
+            "nothing would come from class A."
+        )
+    return CrossMixTraining(ids[0], ids[1], layers, float(prob), str(text))
+
+
+def cross_mix_from_config(config, num_classes, class_names=None, class_ids=()):
+    """The ``CrossMixTraining`` of a ``TrainConfig`` (None when ``--cross_mix`` is off).
+
+    Args:
+        config: a resolved ``tfdisgan.training.TrainConfig``.
+        num_classes: int, the model's classes (0: unconditional).
+        class_names: the dataset's class names by id.
+        class_ids: the ``--classes`` ids trained on (empty: all).
+
+    Raises:
+        tfdisgan.training.ConfigError: naming ``--cross_mix`` or ``--cross_mix_prob``.
+    """
+    from tfdisgan.training import ConfigError
+
+    prob = config.cross_mix_prob
+    if (not isinstance(prob, (int, float)) or isinstance(prob, bool)
+            or not 0 <= prob <= 1):
+        raise ConfigError(f"--cross_mix_prob: must be in [0, 1], got {prob!r}")
+    if not config.cross_mix:
+        return None
+    if config.model != "stylegan2":
+        raise ConfigError(f"--cross_mix: needs --model=stylegan2 (style mixing), got "
+                          f"--model={config.model}")
+    if not config.conditional:
+        raise ConfigError("--cross_mix: needs --conditional (it mixes two classes' styles)")
+    try:
+        return parse_cross_mix(config.cross_mix, config.resolution, num_classes, class_names,
+                               float(prob), allowed=tuple(class_ids))
+    except ValueError as error:
+        raise ConfigError(f"--cross_mix: {error}") from None
+
+
+# ------------------------------------------------------------------------------------------
 # Files
 # ------------------------------------------------------------------------------------------
 
@@ -779,26 +1620,46 @@ def save_grid(images, path, columns=None):
 
 
 __all__ = [
+    "CrossMix",
+    "CrossMixTraining",
     "GeneratorView",
+    "PairedMix",
+    "ResolutionSplit",
     "StyleMix",
     "as_view",
     "check_seeds",
+    "class_mix",
+    "cross_domain_mix",
+    "cross_domain_sweeps",
+    "cross_mix_from_config",
+    "cross_mix_ws",
     "crossover_sweep",
     "crossover_ws",
     "image_grid",
     "interpolation_grid",
     "latent_walk",
+    "layers_of",
     "lerp",
     "loop_positions",
+    "paired_mix",
+    "parse_cross_mix",
     "parse_range",
+    "parse_resolution_range",
+    "parse_split",
     "parse_styles",
+    "resolution_layers",
     "resolve_class",
     "save_grid",
     "save_png",
+    "side_by_side",
     "slerp",
     "style_mix_ws",
     "style_mixing_grid",
+    "swap_blend",
+    "swap_layers",
+    "synthesis_resolutions",
     "to_uint8",
     "truncate_ws",
     "write_gif",
+    "write_run",
 ]
