@@ -1,0 +1,174 @@
+"""Tests of tfdisgan.study and scripts/study.py: the leak test and a tiny study."""
+
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import tensorflow as tf
+
+from tfdisgan import study
+from tfdisgan.data import procedural
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+class RotateTest(tf.test.TestCase):
+    def test_zero_is_identity_and_quarter_turn_is_rot90(self):
+        images = np.random.default_rng(0).uniform(0, 255, (2, 16, 16, 3)).astype(np.float32)
+        self.assertAllClose(study.rotate_images(images, 0.0), images, atol=1e-4)
+        # Counter-clockwise on screen, as np.rot90 over (H, W).
+        self.assertAllClose(study.rotate_images(images, 90.0),
+                            np.rot90(images, k=1, axes=(1, 2)), atol=1e-3)
+
+    def test_reflect_fill_mirrors_the_border(self):
+        image = np.zeros((1, 8, 8, 1), np.float32)
+        image[0, :, 0] = 1.0  # left column
+        # A quarter turn moves the left column to the bottom row; a small turn pulls the
+        # pixels beyond the left edge from the mirror image, so nothing is left empty.
+        out = study.rotate_images(image, 20.0, fill="reflect")
+        self.assertGreater(out[0, :, 0].mean(), 0.3)
+        with self.assertRaisesRegex(ValueError, "fill="):
+            study.rotate_images(image, 5.0, fill="wrap")
+
+
+class LeakDetectorTest(tf.test.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.reals, _ = procedural.generate(160, 32, num_workers=1)
+        cls.new, _ = procedural.generate(64, 32, seed=1, num_workers=1)
+
+    def test_separates_reals_from_transformed_reals(self):
+        rng = np.random.default_rng(3)
+        for kind in study.LEAK_KINDS:
+            with self.subTest(kind=kind):
+                detector = study.LeakDetector(kind, seed=0).fit(self.reals)
+                self.assertLess(detector.calibration["real"], 0.1)
+                self.assertGreater(detector.calibration["transformed"], 0.9)
+                # Unseen reals of another procedural seed and their transformed copies.
+                self.assertLess(detector.leak_rate(self.new), 0.1)
+                moved = study.transform_for_leak(self.new, kind, rng)
+                self.assertGreater(detector.leak_rate(moved), 0.9)
+
+    def test_bad_arguments(self):
+        with self.assertRaisesRegex(ValueError, "kind="):
+            study.LeakDetector("shear")
+        with self.assertRaisesRegex(ValueError, "reals must be"):
+            study.LeakDetector().fit(self.reals[:4])
+
+
+class StudyTest(tf.test.TestCase):
+    def _config(self, **overrides):
+        base = dict(data="procedural:64", classes=("flood",), resolution=16, kimg=None,
+                    steps=2, batch=8, base_channels=8, max_channels=32, grid_images=4,
+                    outdir=os.path.join(self.get_temp_dir(), "study"))
+        return study.StudyConfig(**{**base, **overrides})
+
+    def test_tiny_study_writes_table_json_and_grids(self):
+        report_dir = os.path.join(self.get_temp_dir(), "grids")
+        config = self._config(arms=("none", "classic"), report_dir=report_dir,
+                              feature_net="none")
+        result = study.run_study(config, verbose=False)
+        with open(os.path.join(config.outdir, "study.json"), encoding="utf-8") as handle:
+            stored = json.load(handle)
+        self.assertEqual(list(stored["arms"]), ["none", "classic"])
+        self.assertEqual(stored["reals"]["num"], 16)  # flood is every 4th of 64
+        for arm in ("none", "classic"):
+            values = stored["arms"][arm]
+            self.assertEqual(values["augment"], arm)
+            self.assertAllInRange(np.array([values["leak"]["orientation"],
+                                            values["leak"]["tilt"]]), 0.0, 1.0)
+            self.assertGreater(values["swd"], 0.0)
+            self.assertIsNotNone(values["d_real"])
+            self.assertIsNotNone(values["d_heldout"])  # procedural: unseen scenes exist
+            self.assertIsNone(values["aug_p"])  # no ADA
+            self.assertTrue(os.path.isfile(os.path.join(report_dir, f"{arm}.png")))
+        self.assertTrue(os.path.isfile(os.path.join(report_dir, "study.json")))
+        self.assertNotIn("kid", stored["arms"]["none"])
+        with open(os.path.join(config.outdir, "study.md"), encoding="utf-8") as handle:
+            table = handle.read()
+        self.assertEqual(table, result["table"])
+        self.assertRegex(table, r"\| none \| none \| 0\.016 \|")
+        self.assertRegex(table, r"\| classic \| classic \|")
+        self.assertIn("FID/KID: not computed (--feature_net=none)", table)
+
+    def test_fid_kid_columns_with_a_feature_network(self):
+        from unittest import mock
+
+        from tfdisgan.metrics import features
+
+        class MeanColours(features.FeatureNetwork):
+            name = "mean_colours"
+
+            def compute(self, batch):  # 4x4 average colours: 48-d features
+                x = np.asarray(batch, np.float32)
+                n, h = x.shape[:2]
+                return x.reshape(n, 4, h // 4, 4, h // 4, 3).mean((2, 4)).reshape(n, -1)
+
+        network = MeanColours("test")
+        with mock.patch.object(study, "_feature_network",
+                               return_value=(network, "mean_colours (test only)")):
+            result = study.run_study(self._config(arms=("none",), leak_kinds=("tilt",)),
+                                     verbose=False)
+        arm = result["arms"]["none"]
+        self.assertGreater(arm["fid"], 0.0)
+        self.assertIn("kid", arm)
+        self.assertIn("| FID (mean_colours (test only)) | KID |", result["table"])
+
+    def test_a_diverged_arm_is_reported_from_its_last_checkpoint(self):
+        from unittest import mock
+
+        from tfdisgan import callbacks, training
+
+        real_run = training.run
+
+        def diverging_run(config, **kwargs):
+            real_run(config, **kwargs)  # leaves a checkpoint, as NaNGuard would
+            raise callbacks.TrainingDiverged("d_loss is nan at step 2")
+
+        with mock.patch.object(training, "run", diverging_run):
+            result = study.run_study(self._config(arms=("none",), feature_net="none",
+                                                  leak_kinds=("orientation",)),
+                                     verbose=False)
+        arm = result["arms"]["none"]
+        self.assertIn("nan", arm["diverged"])
+        self.assertGreater(arm["swd"], 0.0)
+        self.assertIn("| none (diverged) |", result["table"])
+
+    def test_errors_name_the_flag(self):
+        cases = [
+            (dict(arms=("none", "mixup")), "--arms: unknown arm 'mixup'"),
+            (dict(arms=()), "--arms: give at least one"),
+            (dict(kimg=1.0), "--kimg: give exactly one"),
+            (dict(leak_kinds=("shear",)), "--leak_kinds"),
+            (dict(feature_net="vgg"), "--feature_net"),
+            (dict(classes=(), arms=("transfer",)), "--pretrain_classes"),
+        ]
+        for overrides, message in cases:
+            with self.subTest(message=message):
+                with self.assertRaisesRegex(ValueError, message):
+                    study.run_study(self._config(**overrides), verbose=False)
+
+    def test_transfer_arm_pretrains_on_the_other_classes(self):
+        config = self._config(arms=("transfer",))
+        pretrain = study.train_config(config, "pretrain", "runs")
+        self.assertEqual(pretrain.classes, ("building_fire", "wildfire", "earthquake"))
+        self.assertEqual((pretrain.steps, pretrain.augment), (2, "diffaugment"))
+        arm = study.train_config(config, "transfer", "runs", transfer_from="runs/x")
+        self.assertEqual((arm.classes, arm.augment, arm.transfer_from),
+                         (("flood",), "diffaugment", "runs/x"))
+        other = study.train_config(self._config(classes=(), pretrain_data="procedural:32"),
+                                   "pretrain", "runs")
+        self.assertEqual((other.data, other.classes), ("procedural:32", ()))
+        ada = study.train_config(self._config(kimg=20.0, steps=None), "ada", "runs")
+        self.assertEqual(ada.ada_kimg, 4.0)  # a fifth of the budget
+
+    def test_script_reports_bad_flag(self):
+        result = subprocess.run(
+            [sys.executable, os.path.join(REPO, "scripts", "study.py"), "--arms=none,mixup",
+             f"--outdir={self.get_temp_dir()}"],
+            capture_output=True, text=True, cwd=REPO, timeout=120)
+        self.assertEqual(result.returncode, 2, result.stderr)
+        self.assertIn("--arms: unknown arm 'mixup'", result.stderr)
