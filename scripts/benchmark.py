@@ -53,6 +53,8 @@ flags.DEFINE_string("out", None, "Report path (default benchmarks/<machine>.json
 flags.DEFINE_list("strategy", ["default"], "Strategies of the training suites "
                   "(tfdisgan.distribute: default, mirrored, multiworker, tpu).")
 flags.DEFINE_list("devices", [], "Devices of --strategy=mirrored (default all GPUs).")
+flags.DEFINE_boolean("xla", False, "Compile the training suites' train step with XLA "
+                     "(jit_compile); results go under \"<suite>_xla\".")
 flags.DEFINE_integer("logical_cpus", 0, "Split the CPU into this many logical devices "
                      "(/cpu:0, /cpu:1, ...) before TensorFlow starts; 0: no split.")
 TRAINING_SUITES = ("dcgan64", "dcgan256", "stylegan2")
@@ -67,7 +69,7 @@ def _dcgan(resolution, batch_size=32):
 
     model = DCGAN(resolution=resolution, seed=0)
     g_opt, d_opt = DCGAN.default_optimizers()
-    model.compile(g_optimizer=g_opt, d_optimizer=d_opt)
+    model.compile(g_optimizer=g_opt, d_optimizer=d_opt, jit_compile=FLAGS.xla)
     data = load_dataset("procedural:256", batch_size, resolution=resolution)
     result = benchmarks.bench_train(model, data, steps=5 if resolution > 64 else 10)
     result.update(resolution=resolution, model="DCGAN base_channels=64 z_dim=100",
@@ -120,7 +122,7 @@ def _stylegan2():
                     print(f"   {key}", flush=True)
                     result["train"][key] = benchmarks.bench_stylegan2(
                         res, batch, schedule, repeats=2 if res >= 128 else 3,
-                        precision=precision)
+                        precision=precision, xla=FLAGS.xla)
     return result
 
 
@@ -227,6 +229,8 @@ def main(argv):
     for suite in FLAGS.suites:
         for name, strategy in strategies if suite in TRAINING_SUITES else [("default", None)]:
             key = suite if name == "default" else f"{suite}_{name}"
+            if FLAGS.xla and suite in TRAINING_SUITES:
+                key += "_xla"
             print(f"== {key}", flush=True)
             if strategy is None:
                 report[key] = runners[suite]()
@@ -236,7 +240,36 @@ def main(argv):
             print(json.dumps(report[key], indent=1), flush=True)
             _summarise(report)
             _write(report, out)  # after every suite: a later failure keeps the earlier ones
+    print(training_table(report))
     print(f"wrote {out}")
+
+
+def _train_rows(report):
+    """(suite key, entry) for every training measurement in the report."""
+    for key, value in sorted(report.items()):
+        if not isinstance(value, dict):
+            continue
+        if key.startswith("dcgan") and "images_per_s" in value:
+            yield key, value
+        elif key.startswith("stylegan2") and isinstance(value.get("train"), dict):
+            for name, entry in value["train"].items():
+                yield f"{key}:{name}", entry
+
+
+def training_table(report):
+    """Markdown table: resolution x batch x replicas x precision x xla -> img/s, sec/kimg,
+    peak memory, for every training entry of the report."""
+    lines = ["| run | res | batch | replicas | precision | xla | img/s | sec/kimg | peak MB |",
+             "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+    for key, entry in _train_rows(report):
+        rate = entry.get("images_per_s")
+        memory = entry.get("gpu_peak_mb", entry.get("host_peak_mb", ""))
+        lines.append(
+            f"| {key} | {entry.get('resolution', '')} | {entry.get('batch_size', '')} | "
+            f"{entry.get('replicas', 1)} | {entry.get('precision', 'float32')} | "
+            f"{'yes' if entry.get('xla') else 'no'} | {rate} | "
+            f"{entry.get('sec_per_kimg', round(1000 / rate, 1) if rate else '')} | {memory} |")
+    return "\n".join(lines)
 
 
 if __name__ == "__main__":

@@ -155,8 +155,21 @@ def bench_train(model, dataset, steps=10, warmup=2, repeats=3):
 
     rate, rates = _median_rate(run, steps * batch, repeats)
     return {"batch_size": batch, "replicas": strategy.num_replicas_in_sync,
-            "strategy": type(strategy).__name__, "images_per_s": round(rate, 3),
-            "runs": [round(r, 3) for r in rates]}
+            "strategy": type(strategy).__name__, "xla": bool(model.jit_compile),
+            "images_per_s": round(rate, 3), "sec_per_kimg": round(1000.0 / rate, 1),
+            "runs": [round(r, 3) for r in rates], **peak_memory_mb()}
+
+
+def peak_memory_mb():
+    """Peak memory so far: host RSS of this process, and GPU 0's allocator peak if any."""
+    import resource
+
+    result = {"host_peak_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+                                    1)}
+    if tf.config.list_physical_devices("GPU"):
+        info = tf.config.experimental.get_memory_info("GPU:0")
+        result["gpu_peak_mb"] = round(info["peak"] / 2**20, 1)
+    return result
 
 
 def bench_peak_flops(size=2048, repeats=5):
@@ -214,7 +227,7 @@ PAPER256 = dict(channel_base=16384, channel_max=512, mapping_layers=8, mbstd_gro
 
 
 def build_stylegan2_bench_model(resolution, r1_interval, pl_weight=0.0, precision="float32",
-                                **overrides):
+                                xla=False, **overrides):
     """StyleGAN2 as the peer benchmark builds it: paper256 nets, z = w = 512, unconditional,
     no augmentation, R1 gamma 1 every `r1_interval` steps, path length off by default;
     `precision` "mixed_*" puts the top 4 resolutions in the half dtype (official layout)."""
@@ -229,7 +242,7 @@ def build_stylegan2_bench_model(resolution, r1_interval, pl_weight=0.0, precisio
         stylegan2.lazy_adam(0.0025, (0.0, 0.99), r1_interval if r1_interval > 1 else None),
         precision)
     model.compile(g_optimizer=g_opt, d_optimizer=d_opt, r1_gamma=1.0, r1_interval=r1_interval,
-                  pl_weight=pl_weight, pl_interval=4)
+                  pl_weight=pl_weight, pl_interval=4, jit_compile=xla)
     return model
 
 
@@ -248,7 +261,7 @@ def precision_overrides(precision):
 
 
 def bench_stylegan2(resolution, batch_size, schedule="r1_every_step", repeats=3,
-                    precision="float32"):
+                    precision="float32", xla=False):
     """StyleGAN2 training images/s at the peer benchmark's configuration.
 
     Schedules: "r1_every_step" (Gmain + Dmain + Dreg each step, the peer's measured number),
@@ -258,7 +271,7 @@ def bench_stylegan2(resolution, batch_size, schedule="r1_every_step", repeats=3,
     r1_interval = 1 if schedule == "r1_every_step" else 16
     pl_weight = 2.0 if schedule == "official" else 0.0
     overrides = {} if batch_size % 8 == 0 else {"mbstd_group_size": 4}
-    model = build_stylegan2_bench_model(resolution, r1_interval, pl_weight, precision,
+    model = build_stylegan2_bench_model(resolution, r1_interval, pl_weight, precision, xla,
                                         **overrides)
     # Lazy schedules are timed over whole 16-step cycles (one R1 step each).
     steps, repeats = (1, repeats) if schedule == "r1_every_step" else (16, 1)

@@ -112,6 +112,10 @@ _TRAIN_HELP = {
     "freeze_d": "FreezeD: discriminator blocks nearest the image (highest resolutions) "
                 "left untrained; DCGAN counts strided convs from the input.",
     "freeze_mapping": "Leave the StyleGAN2 mapping network untrained.",
+    "cross_mix": "Conditional StyleGAN2: CLASS_A:CLASS_B@LO-HI, e.g. "
+                 "earthquake:building_fire@16-32: --cross_mix_prob of the G step's fakes take "
+                 "class B's styles at LO-HI px and A's elsewhere (same z), judged as B.",
+    "cross_mix_prob": "Share of the G step's fakes mixed by --cross_mix, in [0, 1].",
 }
 
 
@@ -159,11 +163,13 @@ def train_config_from_flags(values=None):
     return TrainConfig(**kwargs)
 
 
-def _define_network_flag():
+def _define_network_flag(required=True):
     flags.DEFINE_string(
         "network", None, "A run folder (its latest checkpoint), a checkpoint (RUN_DIR/"
-        "checkpoints/ckpt-N) or an exported SavedModel (MODEL_NAME/VERSION or MODEL_NAME).")
-    flags.mark_flag_as_required("network")
+        "checkpoints/ckpt-N) or an exported SavedModel (MODEL_NAME/VERSION or MODEL_NAME)."
+        + ("" if required else " Or give --network_a and --network_b."))
+    if required:
+        flags.mark_flag_as_required("network")
 
 
 def _define_sampling_flags():
@@ -191,7 +197,7 @@ def define_generate_flags():
 
 def define_style_mix_flags():
     """Flags of scripts/style_mix.py."""
-    _define_network_flag()
+    _define_network_flag(required=False)
     _define_sampling_flags()
     flags.DEFINE_string("rows", "0-3", "Row seeds: the images that receive styles.")
     flags.DEFINE_string("cols", "10-13", "Column seeds: the images that give their styles.")
@@ -199,6 +205,26 @@ def define_style_mix_flags():
                         "a 256 px StyleGAN2 has 14).")
     flags.DEFINE_boolean("gif", True, "Also write crossover.gif, sweeping the crossover layer.")
     flags.DEFINE_float("fps", 2.0, "Frames per second of crossover.gif.")
+    # Mixing two generators (or two classes of --network) by resolution, both directions.
+    flags.DEFINE_string("network_a", None, "Cross-domain mixing: generator A (e.g. church), "
+                        "as --network.")
+    flags.DEFINE_string("network_b", None, "Cross-domain mixing: generator B (e.g. fire).")
+    flags.DEFINE_string("class_a", None, "Class of A (of --network: class mixing, e.g. "
+                        "earthquake).")
+    flags.DEFINE_string("class_b", None, "Class of B (e.g. building_fire).")
+    flags.DEFINE_string("split", "8", "Resolutions, in pixels: 8 = A gives 4-8 px, B 16 px "
+                        "and up; 4-8,16-512 = A the first range, B the second.")
+    flags.DEFINE_enum("render", "b", ["a", "b", "fine"], "Whose synthesis renders the mixes: "
+                      "a, b, or fine (the network giving the second range).")
+    flags.DEFINE_string("swap_out", None, "Layer swapping: write a new generator blending A's "
+                        "synthesis up to --split and B's above as a run folder here (usable "
+                        "as --network, by export.py, as --transfer_from).")
+    flags.DEFINE_enum("swap_mode", "hard", ["hard", "smooth", "linear"],
+                      "Layer swap: hard cut, sigmoid or linear blend over resolutions.")
+    flags.DEFINE_float("swap_width", 1.0, "Layer swap: blend width in octaves (smooth, linear).")
+    flags.DEFINE_enum("swap_mapping", "a", ["a", "b"],
+                      "Layer swap: whose mapping network (and classes) the new generator has.")
+    flags.DEFINE_boolean("overwrite", False, "Replace --swap_out if it exists.")
 
 
 def define_export_flags():

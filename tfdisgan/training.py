@@ -136,6 +136,10 @@ class TrainConfig:
         transfer_keep_optimizer: also copy the source's optimizer state.
         freeze_d: FreezeD, discriminator blocks nearest the image left untrained (0: none).
         freeze_mapping: leave StyleGAN2's mapping network untrained.
+        cross_mix: "CLASS_A:CLASS_B@LO-HI" (conditional StyleGAN2): a share of the G step's
+            fakes take class B's styles at LO-HI px and class A's elsewhere, judged as B
+            (`tfdisgan.mixing.CrossMixTraining`); "": off.
+        cross_mix_prob: the share of fakes mixed by `cross_mix`.
     """
 
     data: str = "procedural:2000"
@@ -197,6 +201,8 @@ class TrainConfig:
     transfer_keep_optimizer: bool = False
     freeze_d: int = 0
     freeze_mapping: bool = False
+    cross_mix: str = ""
+    cross_mix_prob: float = 0.5
 
     def to_flags(self):
         """The config as flagfile lines (`--name=value`), None fields left out."""
@@ -371,6 +377,9 @@ def validate(config, info, num_replicas=1):
     from tfdisgan import transfer  # --transfer_*, --freeze_*
 
     transfer.check_config(config)
+    from tfdisgan import mixing  # --cross_mix, --cross_mix_prob
+
+    mixing.cross_mix_from_config(config, num_classes, info.class_names, class_ids)
     return config, tuple(class_ids), num_classes
 
 
@@ -587,6 +596,11 @@ def _train(config, strategy, run_dir, out_dir, resume_from, class_ids, num_class
     from tfdisgan import transfer  # --transfer_from (new runs only), --freeze_d/_mapping
 
     transfer.apply(model, config, out_dir, resuming=bool(resume_from), verbose=verbose)
+    if config.cross_mix:  # before the train function is traced
+        from tfdisgan import mixing
+
+        model.cross_mix = mixing.cross_mix_from_config(config, num_classes,
+                                                       config_dict["class_names"], class_ids)
     checkpoint = make_checkpoint(model, step)
     manager = tf.train.CheckpointManager(
         checkpoint, os.path.join(out_dir, "checkpoints"), max_to_keep=config.keep_checkpoints

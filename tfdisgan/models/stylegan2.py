@@ -1545,6 +1545,8 @@ class StyleGAN2(GAN):
         for name in _SG2_TRACKERS:
             self.trackers[name] = keras.metrics.Mean(name=name)
         self._synth_options = None
+        # `tfdisgan.mixing.CrossMixTraining` (--cross_mix): G steps mix two classes' styles.
+        self.cross_mix = None
 
         # Set by `compile`.
         self.pl_weight = 0.0
@@ -1756,7 +1758,10 @@ class StyleGAN2(GAN):
         if both:
             rows, pl_z, pl_labels = self._pl_inputs(batch, labels)
         with tf.GradientTape() as tape:
-            g_loss = self.compute_g_loss(z, labels)
+            if self.cross_mix is None:
+                g_loss = self.compute_g_loss(z, labels)
+            else:
+                g_loss = self.cross_mix.g_loss(self, z, labels)
             loss = ops.sum(g_loss) / gb
             if both:
                 penalty, _ = self.compute_pl_penalty(pl_z, pl_labels)
