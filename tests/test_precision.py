@@ -173,3 +173,22 @@ class TrainPrecisionTest(tf.test.TestCase):
         self.assertEqual(model.generator.synthesis.b32.conv1.compute_dtype, "bfloat16")
         self.assertEqual(model.generator.synthesis.b16.conv1.compute_dtype, "float32")
         self.assertNotIsInstance(model.g_optimizer, keras.optimizers.LossScaleOptimizer)
+
+
+class ExportMixedTest(tf.test.TestCase):
+    def test_bfloat16_generator_exports_uint8_images(self):
+        from tfdisgan import export
+
+        gan = StyleGAN2(**{**TINY_SG2, "resolution": 16}, num_fp16_res=1,
+                        half_dtype="bfloat16")
+        path = export.export_saved_model(
+            gan, os.path.join(self.get_temp_dir(), "bf16", "1"), max_batch=4)
+        loaded = tf.saved_model.load(path)
+        images = loaded.signatures["serving_default"](
+            seeds=tf.constant([0, 5], tf.int64), psi=tf.constant([1.0, 0.7]),
+            class_id=tf.constant([0, 0], tf.int32))["images"]
+        self.assertEqual(images.dtype, tf.uint8)
+        self.assertEqual(tuple(images.shape), (2, 16, 16, 3))
+        expected = np.stack([gan.generate(seeds=[0], psi=1.0)[0],
+                             gan.generate(seeds=[5], psi=0.7)[0]])
+        self.assertAllEqual(images.numpy(), expected)
