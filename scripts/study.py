@@ -8,6 +8,11 @@ table: SWD, MS-SSIM diversity, FID/KID if a feature network is present, D(real)/
 p, leak rates, wall time), OUTDIR/study.json and a sample grid per arm. The logic is
 `tfdisgan.study`. Results on a 2-core CPU and the full-scale recipe:
 docs/small_data_study.md.
+
+    python scripts/study.py --cross_mix_study --cfg=cpu_tiny --kimg=3 --outdir=runs/cross_mix
+
+instead compares training-time cross-domain mixing (--cross_mix) with inference-time class
+mixing: two conditional StyleGAN2 runs on --mix_classes (OUTDIR/cross_mix.md, .json, grids).
 """
 
 import shlex
@@ -50,6 +55,19 @@ flags.DEFINE_integer("seed", _D.seed, "Seed of every run and of the evaluation."
 flags.DEFINE_string("outdir", _D.outdir, "Output folder (study.md, study.json, grids, runs/).")
 flags.DEFINE_string("report_dir", _D.report_dir, "Also copy the grids, study.json and "
                     "study.md here (e.g. docs/study).")
+flags.DEFINE_enum("precision", _D.precision,
+                  ["float32", "mixed_float16", "mixed_bfloat16", "auto"],
+                  "--precision of every run (auto: bfloat16 on CPUs with fast bf16).")
+flags.DEFINE_bool("cross_mix_study", False, "Instead of the augmentation arms: compare "
+                  "training-time cross-domain mixing (--cross_mix) with inference-time "
+                  "class mixing, two conditional StyleGAN2 runs on --mix_classes "
+                  "(ignores --model, --classes, --arms).")
+flags.DEFINE_list("mix_classes", list(_D.mix_classes), "Cross-mix study: class A (structure, "
+                  "coarse styles), class B (textures).")
+flags.DEFINE_string("mix_res", _D.mix_res, "Cross-mix study: the resolutions whose styles "
+                    "come from class B; the others come from A.")
+flags.DEFINE_float("cross_mix_prob", _D.cross_mix_prob, "Cross-mix study: --cross_mix_prob "
+                   "of the training-time arm.")
 
 FLAGS = flags.FLAGS
 
@@ -73,14 +91,18 @@ def main(argv):
         leak_kinds=tuple(FLAGS.leak_kinds), grid_images=FLAGS.grid_images, seed=FLAGS.seed,
         outdir=FLAGS.outdir, report_dir=FLAGS.report_dir,
         command="python " + " ".join(shlex.quote(a) for a in sys.argv),
+        precision=FLAGS.precision, mix_classes=tuple(FLAGS.mix_classes),
+        mix_res=FLAGS.mix_res, cross_mix_prob=FLAGS.cross_mix_prob,
     )
+    runner = study.run_cross_mix_study if FLAGS.cross_mix_study else study.run_study
     try:
-        result = study.run_study(config)
+        result = runner(config)
     except (study.StudyError, training.ConfigError, DatasetError) as error:
         print(f"study: error: {error}", file=sys.stderr)
         return 2
     print(result["table"])
-    print(f"Wrote {FLAGS.outdir}/study.md and study.json")
+    name = "cross_mix" if FLAGS.cross_mix_study else "study"
+    print(f"Wrote {FLAGS.outdir}/{name}.md and {name}.json")
     return 0
 
 

@@ -7,6 +7,7 @@ import sys
 
 import numpy as np
 import tensorflow as tf
+from PIL import Image
 
 from tfdisgan import study
 from tfdisgan.data import procedural
@@ -172,3 +173,52 @@ class StudyTest(tf.test.TestCase):
             capture_output=True, text=True, cwd=REPO, timeout=120)
         self.assertEqual(result.returncode, 2, result.stderr)
         self.assertIn("--arms: unknown arm 'mixup'", result.stderr)
+
+
+class CrossMixStudyTest(tf.test.TestCase):
+    def _config(self, **overrides):
+        base = dict(data="procedural:32", resolution=16, cfg="cpu_tiny", kimg=None, steps=2,
+                    batch=8, grid_images=4, num_gen=8, mix_res="16",
+                    outdir=os.path.join(self.get_temp_dir(), "cross_mix"))
+        return study.StudyConfig(**{**base, **overrides})
+
+    def test_both_arms_write_json_table_and_grids(self):
+        report_dir = os.path.join(self.get_temp_dir(), "docs")
+        config = self._config(report_dir=report_dir)
+        result = study.run_cross_mix_study(config, verbose=False)
+        with open(os.path.join(report_dir, "cross_mix.json"), encoding="utf-8") as handle:
+            stored = json.load(handle)
+        self.assertEqual(list(stored["arms"]), ["inference", "training"])
+        self.assertEqual(stored["cross_mix"], "earthquake:building_fire@16")
+        self.assertEqual(stored["split"], "earthquake 4-8 px + building_fire 16 px")
+        self.assertEqual((stored["reals"]["num_a"], stored["reals"]["num_b"]), (8, 8))
+        self.assertGreater(stored["reals"]["swd_a_vs_b"], 0.0)
+        for arm in study.CROSS_MIX_ARMS:
+            values = stored["arms"][arm]
+            for key in ("swd_mix_vs_b", "swd_mix_vs_a", "swd_b_vs_b", "swd_a_vs_a",
+                        "msssim_mix"):
+                self.assertTrue(np.isfinite(values[key]), f"{arm} {key}={values[key]}")
+                self.assertGreaterEqual(values[key], 0.0)
+            self.assertIsNone(values["diverged"])
+            self.assertAllClose(values["kimg"], 0.016)
+            with Image.open(os.path.join(report_dir, f"cross_mix_{arm}.png")) as image:
+                self.assertEqual(image.size, (4 * 16, 3 * 16))  # rows A, B, mix; 4 seeds
+        # Only the training arm's run trains with --cross_mix.
+        with open(os.path.join(stored["arms"]["training"]["run_dir"], "config.json"),
+                  encoding="utf-8") as handle:
+            self.assertEqual(json.load(handle)["cross_mix"], "earthquake:building_fire@16")
+        with open(os.path.join(config.outdir, "cross_mix.md"), encoding="utf-8") as handle:
+            self.assertEqual(handle.read(), result["table"])
+        self.assertIn("| --cross_mix=earthquake:building_fire@16 + class_mix |",
+                      result["table"])
+
+    def test_errors_name_the_flag(self):
+        cases = [
+            (dict(mix_classes=("flood", "flood")), "--mix_classes"),
+            (dict(mix_res="4-16"), "--mix_res"),
+            (dict(kimg=1.0), "--kimg: give exactly one"),
+        ]
+        for overrides, message in cases:
+            with self.subTest(message=message):
+                with self.assertRaisesRegex(ValueError, message):
+                    study.run_cross_mix_study(self._config(**overrides), verbose=False)
