@@ -500,6 +500,23 @@ def _last_log(run_dir):
     return last
 
 
+def _train_arm(cfg, arm, runs, strategy, log, verbose):
+    """Trains one arm; returns ``(run_dir, diverged message or None, wall seconds)``."""
+    from tfdisgan import training
+    from tfdisgan.callbacks import TrainingDiverged
+
+    began = time.time()
+    diverged = None
+    try:
+        run_dir = training.run(cfg, strategy=strategy, verbose=verbose)
+    except TrainingDiverged as error:
+        # A collapse to NaN is a result too: evaluate the last good checkpoint.
+        diverged = str(error)
+        run_dir = _latest_run_dir(runs, cfg.run_name)
+        log(f"   {arm} diverged: {error}")
+    return run_dir, diverged, time.time() - began
+
+
 def _latest_run_dir(parent, name):
     entries = sorted(e for e in os.listdir(parent) if e.endswith(f"-{name}") and e[:5].isdigit())
     return os.path.join(parent, entries[-1])
@@ -724,7 +741,6 @@ def run_study(config, verbose=True):
     import tensorflow as tf
 
     from tfdisgan import export, training
-    from tfdisgan.callbacks import TrainingDiverged
     from tfdisgan.data import describe
     from tfdisgan.metrics.core import load_reals
     from tfdisgan.metrics.features import InceptionNotFoundError
@@ -784,16 +800,7 @@ def run_study(config, verbose=True):
                                       verbose)
         log(f"== arm {arm}")
         cfg = train_config(config, arm, runs, transfer_from=transfer_from)
-        began = time.time()
-        diverged = None
-        try:
-            run_dir = training.run(cfg, strategy=strategy, verbose=verbose)
-        except TrainingDiverged as error:
-            # A collapse to NaN is a result too: evaluate the last good checkpoint.
-            diverged = str(error)
-            run_dir = _latest_run_dir(runs, cfg.run_name)
-            log(f"   {arm} diverged: {error}")
-        wall = time.time() - began
+        run_dir, diverged, wall = _train_arm(cfg, arm, runs, strategy, log, verbose)
         entry = {"augment": cfg.augment, "diverged": diverged, "wall_s": wall,
                  "run_dir": run_dir}
         if tf.train.latest_checkpoint(os.path.join(run_dir, "checkpoints")):
@@ -1026,7 +1033,7 @@ def run_cross_mix_study(config, verbose=True):
     import tensorflow as tf
 
     from tfdisgan import export, training
-    from tfdisgan.callbacks import TrainingDiverged, image_grid, save_png
+    from tfdisgan.callbacks import image_grid, save_png
     from tfdisgan.data import describe
     from tfdisgan.metrics import msssim, swd
     from tfdisgan.metrics.core import load_reals
@@ -1072,15 +1079,7 @@ def run_cross_mix_study(config, verbose=True):
     for arm in CROSS_MIX_ARMS:
         log(f"== cross-mix arm {arm}")
         cfg = cross_mix_train_config(config, arm, runs)
-        began = time.time()
-        diverged = None
-        try:
-            run_dir = training.run(cfg, strategy=strategy, verbose=verbose)
-        except TrainingDiverged as error:
-            diverged = str(error)
-            run_dir = _latest_run_dir(runs, cfg.run_name)
-            log(f"   {arm} diverged: {error}")
-        wall = time.time() - began
+        run_dir, diverged, wall = _train_arm(cfg, arm, runs, strategy, log, verbose)
         entry = {"diverged": diverged, "wall_s": wall, "run_dir": run_dir}
         if tf.train.latest_checkpoint(os.path.join(run_dir, "checkpoints")):
             view = export.load_network(run_dir, batch_size=64)

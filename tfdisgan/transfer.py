@@ -151,15 +151,8 @@ def save_npz(model, path, extra=None):
         `path`.
     """
     arrays = {key: np.asarray(v.numpy()) for key, v in named_variables(model).items()}
-    return write_npz(path, arrays, {**describe_model(model), "model_config": _model_config(model),
+    return write_npz(path, arrays, {**describe_model(model), "model_config": model.get_config(),
                                     **(extra or {})})
-
-
-def _model_config(model):
-    try:
-        return model.get_config()
-    except (NotImplementedError, TypeError):
-        return None
 
 
 def write_npz(path, arrays, info):

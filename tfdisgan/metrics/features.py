@@ -24,6 +24,7 @@ Example:
     >>> features = net(uint8_images)             # float32 [N, 2048]
 """
 
+import abc
 import hashlib
 import os
 import tarfile
@@ -157,7 +158,7 @@ def _as_uint8_batches(images, batch_size):
         yield batch
 
 
-class FeatureNetwork:
+class FeatureNetwork(abc.ABC):
     """A callable mapping images to features: uint8 [N, H, W, C] -> float32 [N, dim].
 
     Attributes:
@@ -188,9 +189,9 @@ class FeatureNetwork:
             info["note"] = self.note
         return info
 
+    @abc.abstractmethod
     def compute(self, batch):
         """Features of one uint8 RGB batch [b, H, W, 3] as an array [b, dim]."""
-        raise NotImplementedError
 
     def __call__(self, images):
         chunks = [np.asarray(self.compute(b), np.float32) for b in
