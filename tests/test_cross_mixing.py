@@ -147,10 +147,14 @@ class CrossDomainTest(tf.test.TestCase):
             with self.subTest(render=render):
                 mix = mixing.cross_domain_mix(self.view_a, self.view_b, [3], [4], "8",
                                               render=render, **common)
-                self.assertAllEqual(mix.forward.mixed[:, 0],
-                                    fwd_view.images_from_ws(mix.forward.mixed_ws[:, 0]))
-                self.assertAllEqual(mix.reverse.mixed[:, 0],
-                                    rev_view.images_from_ws(mix.reverse.mixed_ws[:, 0]))
+                # Other batch compositions: Eigen's CPU kernels (no oneDNN) may round a
+                # pixel to the next uint8 level.
+                self.assertAllClose(
+                    np.int32(mix.forward.mixed[:, 0]),
+                    np.int32(fwd_view.images_from_ws(mix.forward.mixed_ws[:, 0])), atol=1, rtol=0)
+                self.assertAllClose(
+                    np.int32(mix.reverse.mixed[:, 0]),
+                    np.int32(rev_view.images_from_ws(mix.reverse.mixed_ws[:, 0])), atol=1, rtol=0)
         with self.assertRaisesRegex(ValueError, "render"):
             mixing.cross_domain_mix(self.view_a, self.view_b, [3], [4], "8", render="c",
                                     **common)

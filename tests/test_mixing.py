@@ -210,7 +210,10 @@ class StyleGAN2MixingTest(tf.test.TestCase):
         mix = mixing.style_mixing_grid(self.view, [0], [3, 4], "0-2", row_class=1,
                                        col_network=other, synthesis=other)
         self.assertAllEqual(mix.col_ws, other.ws_from_z(other.z_from_seeds([3, 4])))
-        self.assertAllEqual(mix.col_images, other.images_from_seeds([3, 4]))
+        # Different batch compositions: Eigen's CPU kernels (no oneDNN) may round a pixel
+        # to the next uint8 level.
+        self.assertAllClose(np.int32(mix.col_images), np.int32(other.images_from_seeds([3, 4])),
+                            atol=1, rtol=0)
         self.assertAllEqual(mix.mixed[0], other.images_from_ws(mix.mixed_ws[0]))
         wide = StyleGAN2(resolution=32, z_dim=16, w_dim=16, channel_base=128, channel_max=16,
                          mapping_layers=1, mbstd_group_size=2, seed=0)

@@ -139,7 +139,8 @@ class TrainPrecisionTest(tf.test.TestCase):
             (dict(precision="fp8"), "--precision:.*'fp8'"),
             (dict(num_fp16_res=2), "--num_fp16_res: 2 needs a mixed --precision"),
             (dict(precision="mixed_bfloat16", num_fp16_res=-1), "--num_fp16_res: must be >= 0"),
-            (dict(model="dcgan", num_fp16_res=2), "--num_fp16_res: applies to --model=stylegan2"),
+            (dict(model="dcgan", cfg=None, num_fp16_res=2),
+             "--num_fp16_res: applies to --model=stylegan2"),
         ]
         for overrides, message in cases:
             with self.subTest(message=message):
@@ -191,4 +192,6 @@ class ExportMixedTest(tf.test.TestCase):
         self.assertEqual(tuple(images.shape), (2, 16, 16, 3))
         expected = np.stack([gan.generate(seeds=[0], psi=1.0)[0],
                              gan.generate(seeds=[5], psi=0.7)[0]])
-        self.assertAllEqual(images.numpy(), expected)
+        # Batches of 2 vs 1: Eigen's CPU kernels (no oneDNN) may round a pixel to the next
+        # uint8 level (float32 exports are compared exactly in tests/test_export.py).
+        self.assertAllClose(np.int32(images.numpy()), np.int32(expected), atol=1, rtol=0)

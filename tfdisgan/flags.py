@@ -41,8 +41,9 @@ _TRAIN_HELP = {
     "data": "Dataset: folder of shards (dataset_tool), folder of images, or procedural:N.",
     "outdir": "Parent folder of the run folders.",
     "model": "Model family: dcgan | stylegan2.",
-    "cfg": "StyleGAN2 preset as stylegan2-ada's --cfg: auto | stylegan2 | paper256 | paper512 "
-           "| paper1024 | cpu_tiny. Fills every StyleGAN2 setting not given as a flag.",
+    "cfg": "StyleGAN2 preset as stylegan2-ada's --cfg: auto (default) | stylegan2 | paper256 "
+           "| paper512 | paper1024 | cpu_tiny. Fills every StyleGAN2 setting not given as a "
+           "flag. Not for --model=dcgan.",
     "resolution": "Image side in pixels (power of two); must match a shard dataset.",
     "classes": "Comma-separated class names or ids to train on (default: all).",
     "conditional": "Condition G and D on the class labels.",

@@ -465,7 +465,8 @@ def train_config(config, arm, run_dir_parent, transfer_from=""):
     # Ten log lines; a checkpoint and a grid at half way and at the end.
     ticks = dict(tick_kimg=max(budget / 10, 1e-3), snapshot_ticks=5)
     common = dict(
-        outdir=run_dir_parent, model=config.model, cfg=config.cfg,
+        outdir=run_dir_parent, model=config.model,
+        cfg=config.cfg if config.model == "stylegan2" else None,
         resolution=config.resolution, batch=config.batch, seed=config.seed,
         grid_seeds=config.grid_images, showcase=False, keep_checkpoints=1,
         precision=config.precision, **ticks,

@@ -72,6 +72,7 @@ class TrainConfig:
         model: "dcgan" | "stylegan2".
         cfg: StyleGAN2 preset (stylegan2-ada's --cfg): "auto" | "stylegan2" | "paper256" |
             "paper512" | "paper1024" | "cpu_tiny"; fills every StyleGAN2 setting left None.
+            None: "auto" for StyleGAN2; an error with DCGAN, which has no presets.
         resolution: image side; must match a shard dataset's (None: take the dataset's).
         classes: class names or ids to train on (empty: all).
         conditional: condition G and D on the class labels.
@@ -145,7 +146,7 @@ class TrainConfig:
     data: str = "procedural:2000"
     outdir: str = "runs"
     model: str = "dcgan"
-    cfg: str = "auto"
+    cfg: str | None = None
     resolution: int | None = None
     classes: tuple = ()
     conditional: bool = False
@@ -228,12 +229,16 @@ def _check(condition, flag, message):
 def _fill_defaults(config, resolution, num_replicas):
     """Fills the settings left None from DCGAN's defaults or the StyleGAN2 preset."""
     if config.model == "dcgan":
+        _check(config.cfg is None, "cfg", f"{config.cfg!r} is a StyleGAN2 preset; --model=dcgan "
+               "has none (drop --cfg or use --model=stylegan2)")
         for flag in _STYLEGAN2_ONLY:
             _check(getattr(config, flag) is None, flag, "applies to --model=stylegan2 only")
         defaults = DCGAN_DEFAULTS
     else:
         from tfdisgan.models import stylegan2
 
+        if config.cfg is None:
+            config = dataclasses.replace(config, cfg="auto")
         _check(config.cfg in stylegan2.PRESETS, "cfg",
                f"must be one of {tuple(stylegan2.PRESETS)}, got {config.cfg!r}")
         try:
@@ -430,6 +435,8 @@ def _write_atomic(path, text):
 def _compare_on_resume(config, run_dir):
     with open(os.path.join(run_dir, "config.json"), encoding="utf-8") as handle:
         stored = json.load(handle)
+    if config.model == "dcgan" and stored.get("cfg") == "auto":
+        stored["cfg"] = None  # runs written before --cfg became StyleGAN2-only
     for key in _FIXED_ON_RESUME:
         old, new = stored.get(key), getattr(config, key)
         if isinstance(new, tuple):
@@ -452,9 +459,10 @@ def build_model(config, num_classes, strategy):
     """Builds and compiles the model, optimizers and augmentation inside `strategy.scope()`.
 
     `config` must be resolved (`validate`). StyleGAN2 gets `lazy_adam` optimizers: the
-    learning rate and betas adjusted for its lazy R1 / path-length steps as in the paper.
-    With `--precision=mixed_float16` both optimizers are wrapped in a dynamic
-    `LossScaleOptimizer`.
+    learning rate and betas adjusted for its lazy R1 / path-length intervals as in
+    training_loop.py (whatever the weights). With `--precision=mixed_float16` DCGAN's
+    optimizers are wrapped in a dynamic `LossScaleOptimizer`; StyleGAN2's are not (the
+    official code applies `nan_to_num` to the gradients and always steps).
     """
     from tfdisgan.models import dcgan, stylegan2
 
@@ -489,14 +497,22 @@ def build_model(config, num_classes, strategy):
                 num_fp16_res=config.num_fp16_res,
                 half_dtype=half_dtype(config.precision) or "float16", seed=config.seed,
             )
-            g_opt = stylegan2.lazy_adam(config.g_lr, betas,
-                                        config.pl_interval if config.pl_weight else None)
-            d_opt = stylegan2.lazy_adam(config.d_lr, betas,
-                                        config.r1_interval if config.r1_gamma else None)
+            # The lazy-regularisation adjustment whatever the weights: training_loop.py
+            # keeps its Greg/Dreg phases (and mb_ratio) even at pl_weight=0 / r1_gamma=0,
+            # as `preset_optimizers` does.
+            g_opt = stylegan2.lazy_adam(config.g_lr, betas, config.pl_interval)
+            d_opt = stylegan2.lazy_adam(config.d_lr, betas, config.r1_interval)
             compile_kwargs = dict(r1_gamma=config.r1_gamma, r1_interval=config.r1_interval,
                                   pl_weight=config.pl_weight, pl_interval=config.pl_interval)
-        model.compile(g_optimizer=loss_scaled(g_opt, config.precision),
-                      d_optimizer=loss_scaled(d_opt, config.precision), augment=augment,
+        if config.model == "dcgan":
+            # DCGAN computes its whole networks in the half dtype: loss scaling for float16.
+            g_opt = loss_scaled(g_opt, config.precision)
+            d_opt = loss_scaled(d_opt, config.precision)
+        # StyleGAN2 in float16 takes the official route instead: no loss scaling, fp32
+        # weights and gradients outside the top blocks, conv clamping, and `nan_to_num` on
+        # every gradient, so every phase always steps (a LossScaleOptimizer would skip
+        # non-finite steps, losing e.g. a lazy R1 step while the counters advance).
+        model.compile(g_optimizer=g_opt, d_optimizer=d_opt, augment=augment,
                       jit_compile=config.xla, **compile_kwargs)
         step = tf.Variable(0, dtype=tf.int64, trainable=False, name="step")
     return model, step

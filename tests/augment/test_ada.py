@@ -347,13 +347,21 @@ class GeometryTest(tf.test.TestCase, parameterized.TestCase):
                 product = product @ _matrices([name], n=64)
             self.assertAllClose(_matrices(names, n=64), product, atol=1e-5)
 
-    def test_p0_is_identity(self):
+    def test_p0_draws_identities_and_runs_the_geometric_stage(self):
         x = _noise((4, 16, 16, 3))
+        # As the official code: the geometric stage (padding, sym6 resampling) runs at
+        # p = 0 too, so bgc at p = 0 is apply_geometric with identity matrices.
+        eye = np.broadcast_to(np.eye(3, dtype=np.float32), (4, 3, 3))
+        expected = apply_geometric(x, eye)
         layer = AdaptiveAugment(p=0.0, seed=0)
-        self.assertAllEqual(layer(x), x)
-        self.assertAllEqual(ada_augment(x, 0.0, seed=[1, 2]), x)
-        # Also in a graph, where TensorFlow's vectorised cos / reciprocal are inexact.
-        self.assertAllEqual(tf.function(lambda t: layer(t))(x), x)
+        self.assertAllClose(layer(x), expected, atol=1e-6)
+        self.assertAllClose(ada_augment(x, 0.0, seed=[1, 2]), expected, atol=1e-6)
+        self.assertAllClose(tf.function(lambda t: layer(t))(x), expected, atol=1e-6)
+        # The colour stage alone is exactly the identity at p = 0, also in a graph, where
+        # TensorFlow's vectorised cos / reciprocal are inexact.
+        color_only = AdaptiveAugment("color", p=0.0, seed=0)
+        self.assertAllEqual(color_only(x), x)
+        self.assertAllEqual(tf.function(lambda t: color_only(t))(x), x)
         g_inv, color = sample_matrices(64, 16, 16, 3, 0.0, tf.constant([1, 2]),
                                        dict.fromkeys(parse_pipeline("bgc"), 1.0))
         self.assertAllEqual(g_inv, np.broadcast_to(np.eye(3), (64, 3, 3)))
@@ -516,7 +524,7 @@ class LayerTest(tf.test.TestCase, parameterized.TestCase):
 
     def test_diffaugment_after_ada(self):
         x = _noise((4, 16, 16, 3))
-        both = AdaptiveAugment(p=0.0, diffaugment="cutout", seed=3)(x).numpy()
+        both = AdaptiveAugment("color", p=0.0, diffaugment="cutout", seed=3)(x).numpy()
         # p = 0: only the cutout, which zeroes a square in every image.
         zero = np.all(both == 0, axis=-1)
         self.assertTrue(np.all(zero.sum(axis=(1, 2)) > 0))
@@ -707,7 +715,8 @@ def _tiny_dcgan(augment, seed=1, **compile_kwargs):
 
 
 class CountingAugment(keras.layers.Layer):
-    """Cheap stand-in with ADA's interface: identity, counts `update` calls and logits."""
+    """Cheap stand-in with ADA's interface: identity; counts `accumulate` calls, the logits
+    they carried (weighted) and `adjust` calls, and records `p` at each D pass."""
 
     reals_only = False
 
@@ -715,14 +724,20 @@ class CountingAugment(keras.layers.Layer):
         super().__init__(**kwargs)
         self.p = keras.Variable(0.125, trainable=False, name="p")
         self.calls = keras.Variable(0, dtype="int32", trainable=False, name="calls")
-        self.logits_seen = keras.Variable(0, dtype="int32", trainable=False, name="seen")
+        self.logits_seen = keras.Variable(0.0, trainable=False, name="seen")
+        self.adjusts = keras.Variable(0, dtype="int32", trainable=False, name="adjusts")
 
     def call(self, images, training=True):
         return images
 
-    def update(self, real_logits):
+    def accumulate(self, real_logits, weight=None):
         self.calls.assign_add(1)
-        self.logits_seen.assign_add(tf.size(real_logits))
+        weight = 1.0 if weight is None else weight
+        self.logits_seen.assign_add(tf.cast(tf.size(real_logits), tf.float32) * weight)
+
+    def adjust(self, batch_size):
+        self.adjusts.assign_add(1)
+        self.p.assign_add(1.0)  # p moves only here: after every phase of the step
 
 
 class GANIntegrationTest(tf.test.TestCase):
@@ -780,8 +795,31 @@ class GANIntegrationTest(tf.test.TestCase):
                     pl_weight=0.0, run_eagerly=True)
         history = gan.fit(self._data(8), epochs=1, verbose=0)
         self.assertEqual(int(augment.calls.numpy()), 2)  # once per step: Dmain only
-        self.assertEqual(int(augment.logits_seen.numpy()), 8)
-        self.assertAllClose(history.history["aug_p"][-1], 0.125)
+        self.assertEqual(float(augment.logits_seen.numpy()), 8.0)
+        self.assertEqual(int(augment.adjusts.numpy()), 2)
+        self.assertAllClose(history.history["aug_p"][-1], (1.125 + 2.125) / 2)  # epoch mean
+
+    def test_stylegan2_r1_pass_feeds_the_augment_and_p_moves_after_it(self):
+        # stylegan2-ada: Dr1 reports Loss/signs/real too, and p is adjusted after all of a
+        # step's phases, so Dreg sees the step's old p.
+        augment = CountingAugment()
+        gan = StyleGAN2(resolution=16, z_dim=16, w_dim=16, channel_base=128, channel_max=16,
+                        mapping_layers=1, mbstd_group_size=2, seed=1)
+        gan.compile(lazy_adam(2e-3), lazy_adam(2e-3, interval=2), augment=augment,
+                    r1_gamma=1.0, r1_interval=2, pl_weight=0.0, run_eagerly=True)
+        seen_p = []
+        compute_r1 = gan.compute_r1
+
+        def spy(reals, labels):
+            seen_p.append(float(augment.p.numpy()))
+            return compute_r1(reals, labels)
+
+        gan.compute_r1 = spy
+        gan.fit(self._data(16), epochs=1, verbose=0)  # 4 steps, Dreg at steps 0 and 2
+        self.assertEqual(int(augment.calls.numpy()), 4 + 2)
+        self.assertEqual(float(augment.logits_seen.numpy()), 16.0 + 8.0)
+        self.assertEqual(int(augment.adjusts.numpy()), 4)
+        self.assertEqual(seen_p, [0.125, 2.125])  # before that step's adjustment
 
 
 if __name__ == "__main__":

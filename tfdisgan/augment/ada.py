@@ -34,8 +34,13 @@ from a stateless generator, one stream per draw, so enabling or disabling a tran
 does not change the others' parameters; the bilinear sampler is written with gathers in
 pixel coordinates (exact gradient w.r.t. the image; ``tf.raw_ops.ImageProjectiveTransformV3``
 has no exact gradient) and is equal to ``affine_grid`` + ``grid_sample`` on the normalised
-matrix of the official code; when no image of the batch draws a geometric transformation
-the (costly, and then numerically identity) geometric stage is skipped with ``tf.cond``.
+matrix of the official code. As in the official code, the geometric stage runs whenever the
+pipeline has a geometric transformation, whatever ``p``: at ``p = 0`` every image still goes
+through the padding, ``sym6`` up/down-sampling and bilinear resampling (a slight low-pass,
+the same for reals and fakes). An earlier version skipped the stage with a ``tf.cond`` when
+no image drew a transformation; TensorFlow cannot take the second-order gradient of a
+``tf.cond`` inside a ``tf.function`` (cond_v2 ``_resolve_grad_inputs`` asserts), which R1
+through the pipeline needs, so the stage is unconditional.
 The padding depends on the batch's transformations, so the geometric stage has dynamic
 intermediate shapes: it runs eagerly and in ``tf.function`` but not under XLA (or on TPUs).
 
@@ -46,9 +51,9 @@ mirroring transforms (x-flip, rotations) land about 0.1 px off an exact flip / r
 band-limited content is otherwise reproduced to ~1e-2.
 
 Cost, measured on the 2-core development CPU (shared, so noisy; batch 8, ``tf.function``,
-forward + backward): 32 px: ``p = 0`` 5 ms (the geometric stage is skipped), ``p = 0.2``
-~50 ms, ``p = 0.6`` ~55 ms; 64 px: ``p = 0`` 3 ms, ``p = 0.6`` ~90-140 ms; DiffAugment
-5-9 ms.
+forward + backward): 32 px: ``p = 0.2`` ~50 ms, ``p = 0.6`` ~55 ms; 64 px: ``p = 0.6``
+~90-140 ms (``p = 0`` costs about as much as a small ``p``: the geometric stage always
+runs); DiffAugment 5-9 ms.
 
 Reference:
     Karras, Aittala, Hellsten, Laine, Lehtinen, Aila. "Training Generative Adversarial
@@ -513,8 +518,8 @@ def ada_augment(images, p, seed, pipeline="bgc", strengths=None, diffaugment="")
         if min(height, width) < 2:
             raise ValueError(f"ADA geometric transforms need images of at least 2x2. "
                              f"Received: shape {images.shape}")
-        identity = tf.reduce_all(tf.equal(g_inv, tf.eye(3)))
-        x = tf.cond(identity, lambda: x, lambda: apply_geometric(x, g_inv))
+        # Unconditional, as the official code (module docstring: no tf.cond, for R1).
+        x = apply_geometric(x, g_inv)
         x = tf.ensure_shape(x, [None, height, width, channels])
     if color is not None:
         if channels not in (1, 3):
@@ -553,9 +558,10 @@ class AdaptiveAugment(keras.layers.Layer):
     """ADA: the stylegan2-ada augmentation pipeline with an adaptive probability ``p``.
 
     Applied to real and generated images alike (``reals_only = False``), differentiable
-    w.r.t. the images. ``p`` is a non-trainable float32 variable; ``update(real_logits)``,
-    called by the GAN once per training step with D's logits on the augmented reals,
-    accumulates ``sign(logits)`` and every ``interval`` steps moves ``p`` by
+    w.r.t. the images. ``p`` is a non-trainable float32 variable; the GAN calls
+    ``accumulate(real_logits)`` with D's logits on every pass over augmented reals (main D
+    step and R1 step) and ``adjust(batch)`` once at the end of each step, which every
+    ``interval`` steps moves ``p`` by
     ``sign(r_t - target) * (batch * interval) / (ada_kimg * 1000)``, clipped to [0, 1],
     where ``r_t`` is the mean sign since the last adjustment (stylegan2-ada
     ``training_loop.py``; the official code only clips at 0, but ``p > 1`` behaves as
@@ -593,7 +599,7 @@ class AdaptiveAugment(keras.layers.Layer):
 
     Example:
         >>> ada = AdaptiveAugment(p=0.0, target=0.6, seed=0)
-        >>> gan.compile(g_opt, d_opt, augment=ada)  # the GAN calls ada.update(...)
+        >>> gan.compile(g_opt, d_opt, augment=ada)  # the GAN calls accumulate and adjust
 
     Reference:
         Karras et al., "Training Generative Adversarial Networks with Limited Data",
@@ -704,35 +710,52 @@ class AdaptiveAugment(keras.layers.Layer):
             self._policy,
         )
 
-    def update(self, real_logits):
-        """Feeds D's logits on one step's augmented reals; adjusts ``p`` every ``interval``.
+    def accumulate(self, real_logits, weight=None):
+        """Adds the signs of D's logits on augmented reals to the running ``r_t`` sums.
 
-        Call it once per training step, in replica context (inside ``strategy.run`` /
-        ``train_step``) or without a strategy. The first call adjusts ``p`` from its own
-        batch, then every ``interval``-th call from the signs accumulated since, as
-        stylegan2-ada does (``batch_idx % ada_interval == 0``). No-op when ``target`` is
-        None.
+        Call it for every D pass over reals: the main D step and the R1 step alike, as
+        stylegan2-ada's ``Loss/signs/real`` collects both (``loss.py``, Dmain and Dr1). In
+        replica context (or without a strategy) the sums are reduced over the replicas.
+        No-op when ``target`` is None.
 
         Args:
             real_logits: float tensor ``[B]`` or ``[B, 1]`` (this replica's rows).
+            weight: None or a float scalar tensor (0 or 1) multiplying the contribution,
+                for a pass that runs only on some steps.
+        """
+        if not self.adaptive:
+            return
+        logits = tf.reshape(tf.cast(real_logits, tf.float32), [-1])
+        stats = tf.stack([tf.reduce_sum(tf.sign(logits)), tf.cast(tf.size(logits), tf.float32)])
+        if weight is not None:
+            stats = stats * tf.cast(weight, tf.float32)
+        ctx = tf.distribute.get_replica_context()
+        if ctx is not None and ctx.num_replicas_in_sync > 1:
+            stats = ctx.all_reduce(tf.distribute.ReduceOp.SUM, stats)
+        self.sign_sum.assign_add(stats[0])
+        self.sign_count.assign_add(stats[1])
+
+    def adjust(self, batch_size):
+        """Ends a training step: every ``interval``-th call moves ``p`` from the signs
+        accumulated since the last adjustment (stylegan2-ada ``training_loop.py``: after
+        the step's phases, ``batch_idx % ada_interval == 0``; the first call adjusts).
+
+        Args:
+            batch_size: the global batch (int or scalar tensor); ``p`` moves by
+                ``sign(r_t - target) * batch_size * interval / (ada_kimg * 1000)``.
 
         Returns:
             The new ``p`` (float32 scalar tensor).
         """
         if not self.adaptive:
             return tf.convert_to_tensor(self.p)
-        logits = tf.reshape(tf.cast(real_logits, tf.float32), [-1])
-        stats = tf.stack([tf.reduce_sum(tf.sign(logits)), tf.cast(tf.size(logits), tf.float32)])
-        ctx = tf.distribute.get_replica_context()
-        if ctx is not None and ctx.num_replicas_in_sync > 1:
-            stats = ctx.all_reduce(tf.distribute.ReduceOp.SUM, stats)
-        signs = tf.convert_to_tensor(self.sign_sum) + stats[0]
-        count = tf.convert_to_tensor(self.sign_count) + stats[1]
+        signs = tf.convert_to_tensor(self.sign_sum)
+        count = tf.convert_to_tensor(self.sign_count)
         adjust_now = tf.equal(tf.math.floormod(tf.convert_to_tensor(self.ada_step),
                                                self.interval), 0)
         rt = signs / tf.maximum(count, 1.0)
-        # stats[1] is this step's global batch: official `batch_size * ada_interval`.
-        adjust = tf.sign(rt - self.target) * stats[1] * self.interval / (self.ada_kimg * 1000)
+        batch = tf.cast(batch_size, tf.float32)
+        adjust = tf.sign(rt - self.target) * batch * self.interval / (self.ada_kimg * 1000)
         p_old = tf.convert_to_tensor(self.p)
         p_new = tf.where(adjust_now, tf.clip_by_value(p_old + adjust, 0.0, 1.0), p_old)
         # Unconditional writes (tf.where, not tf.cond): a replica-context cond may not hold
@@ -743,6 +766,23 @@ class AdaptiveAugment(keras.layers.Layer):
         self.sign_count.assign(tf.where(adjust_now, 0.0, count))
         self.ada_step.assign_add(1)
         return p_new
+
+    def update(self, real_logits):
+        """``accumulate(real_logits)`` then ``adjust`` with these logits' global count as
+        the batch: one D pass over reals per step (the GAN models call ``accumulate`` per
+        pass and ``adjust`` once per step instead).
+
+        Returns:
+            The new ``p`` (float32 scalar tensor).
+        """
+        if not self.adaptive:
+            return tf.convert_to_tensor(self.p)
+        count = tf.cast(tf.size(real_logits), tf.float32)
+        ctx = tf.distribute.get_replica_context()
+        if ctx is not None and ctx.num_replicas_in_sync > 1:
+            count = count * ctx.num_replicas_in_sync
+        self.accumulate(real_logits)
+        return self.adjust(count)
 
     def compute_output_shape(self, input_shape):
         return input_shape

@@ -23,7 +23,6 @@ Reference:
 
 from __future__ import annotations
 
-import functools
 
 import keras
 import numpy as np
@@ -38,7 +37,13 @@ from tfdisgan.layers.equalized import (
     _check_positive_int,
     conv2d_resample_output_size,
 )
-from tfdisgan.layers.resample import _check_filter_arg, _filter_size, conv2d_resample, setup_filter
+from tfdisgan.layers.resample import (
+    _check_filter_arg,
+    _filter_size,
+    conv2d_resample,
+    gpu_visible,
+    setup_filter,
+)
 
 NOISE_MODES = ("random", "const", "none")
 
@@ -82,17 +87,12 @@ def resolve_fused_modconv(fused_modconv, training=None, batch_size=None, dtype="
     if fused_modconv is None:
         if training:
             return AUTO_FUSED_TRAINING
-        if not _gpu_visible():
+        if not gpu_visible():
             return AUTO_FUSED_INFERENCE_CPU
         return AUTO_FUSED_INFERENCE_GPU and (
             tf.as_dtype(dtype) == tf.float32 or int(batch_size) == 1
         )
     return bool(fused_modconv)
-
-
-@functools.lru_cache(maxsize=1)
-def _gpu_visible():
-    return bool(tf.config.list_logical_devices("GPU"))
 
 
 def _math_dtype(dtype):
@@ -293,13 +293,34 @@ def _style_policy(layer):
     return layer.dtype_policy
 
 
+class _Float32StyleInput:
+    """Call-argument handling of the style layers: ``w`` reaches the float32 affine
+    unrounded in half-precision blocks (official: fp32 ``w`` in fp16 blocks).
+
+    Keras casts every floating call argument to the layer's compute dtype, which would
+    round ``w`` to float16 / bfloat16 before the affine. Here the arguments are only made
+    tensors (``w`` float32) and ``call`` casts ``x`` to the compute dtype itself.
+    """
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self._convert_input_args = False  # Keras' Layer.__init__ sets it True
+
+    def __call__(self, x, w, *args, **kwargs):
+        if not isinstance(x, keras.KerasTensor):
+            x = tf.convert_to_tensor(x)
+        if not isinstance(w, keras.KerasTensor):
+            w = tf.cast(tf.convert_to_tensor(w), "float32")
+        return super().__call__(x, w, *args, **kwargs)
+
+
 def _check_w_shape(w_shape, w_dim):
     if w_shape is not None and w_shape[-1] is not None and int(w_shape[-1]) != w_dim:
         raise ValueError(f"`w` must have w_dim={w_dim} features. Received: w_shape={w_shape}")
 
 
 @keras.saving.register_keras_serializable(package="tfdisgan")
-class ModulatedConv2D(keras.layers.Layer):
+class ModulatedConv2D(_Float32StyleInput, keras.layers.Layer):
     """StyleGAN2 synthesis layer: style-modulated convolution, noise, bias, activation.
 
     The official ``SynthesisLayer``: styles ``s = EqualizedDense(in, bias_init=1)(w)``;
@@ -432,6 +453,7 @@ class ModulatedConv2D(keras.layers.Layer):
                 f"`noise_mode` must be one of {NOISE_MODES}. Received: noise_mode={noise_mode}"
             )
         gain = _check_gain(gain)
+        x = tf.cast(x, self.compute_dtype)
         styles = self.affine(w)
         noise = None
         if self.noise is not None:
@@ -476,7 +498,7 @@ class ModulatedConv2D(keras.layers.Layer):
 
 
 @keras.saving.register_keras_serializable(package="tfdisgan")
-class ToRGB(keras.layers.Layer):
+class ToRGB(_Float32StyleInput, keras.layers.Layer):
     """StyleGAN2 ToRGB: modulated (not demodulated) convolution to image channels.
 
     The official ``ToRGBLayer``: styles ``EqualizedDense(in, bias_init=1)(w)`` times
@@ -541,6 +563,7 @@ class ToRGB(keras.layers.Layer):
         self.weight_gain = 1.0 / float(np.sqrt(in_channels * k * k))
 
     def call(self, x, w, training=None):
+        x = tf.cast(x, self.compute_dtype)
         styles = self.affine(w)
         styles = styles * tf.cast(self.weight_gain, styles.dtype)
         fused = resolve_fused_modconv(self.fused_modconv, training, x.shape[0], x.dtype)

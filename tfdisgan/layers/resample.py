@@ -35,6 +35,8 @@ Reference:
 
 from __future__ import annotations
 
+import functools
+
 import keras
 import numpy as np
 import tensorflow as tf
@@ -263,7 +265,10 @@ def _upfirdn2d_fast(x, f2d, up, down, padding, flip_filter, gain):
         y = tf.ensure_shape(y, [None, out_h, out_w, x.shape[3]])
 
         def grad(dy):
-            # The adjoint of upfirdn2d (official CUDA op, backward pass).
+            # The adjoint of upfirdn2d (official CUDA op, backward pass). `dy` has y's
+            # shape; a second-order gradient (R1 through ADA) can hand it over without
+            # its static dims, which the adjoint needs.
+            dy = tf.ensure_shape(dy, y.shape)
             p = (
                 fw - px0 - 1,
                 in_w * upx - out_w * downx + px0 - upx + 1,
@@ -431,12 +436,38 @@ def downsample2d(x, f, down=2, padding=0, flip_filter=False, gain=1, impl="auto"
     )
 
 
+@functools.lru_cache(maxsize=1)
+def gpu_visible():
+    """Whether TensorFlow sees a GPU (cached: the device list is fixed once initialised)."""
+    return bool(tf.config.list_logical_devices("GPU"))
+
+
+def _split_groups(x, w):
+    """``(groups, x_parts, w_parts)`` for a grouped kernel to run as one convolution per
+    group, or ``(1, None, None)`` where native grouped convolutions are used.
+
+    TensorFlow's CPU kernels without oneDNN (e.g. CPUs without AVX-512, where oneDNN is
+    off by default) run no grouped transposed convolution and differentiate no grouped
+    convolution ("Gradients for grouped convolutions are not supported on CPU"), so on a
+    machine without a GPU every group gets its own convolution. The grouped path is the
+    fused modulated convolution, which the CPU never picks by default.
+    """
+    groups = int(x.shape[3]) // int(w.shape[2])
+    if groups == 1 or gpu_visible():
+        return 1, None, None
+    return groups, tf.split(x, groups, axis=3), tf.split(w, groups, axis=3)
+
+
 def _conv2d(x, w, stride=1, padding=(0, 0, 0, 0), flip_weight=True):
     """Plain or grouped correlation (``flip_weight=True``) or convolution of NHWC ``x``.
 
     ``w`` is ``[kh, kw, C_in / groups, C_out]``; the number of groups is
     ``C_in / w.shape[2]``, output channels group-major, as in ``tf.nn.conv2d``.
     """
+    groups, x_parts, w_parts = _split_groups(x, w)
+    if groups > 1:
+        return tf.concat([_conv2d(xg, wg, stride, padding, flip_weight)
+                          for xg, wg in zip(x_parts, w_parts, strict=True)], axis=3)
     if not flip_weight:
         w = tf.reverse(w, axis=[0, 1])
     px0, px1, py0, py1 = padding
@@ -458,6 +489,10 @@ def _conv2d_transpose(x, w, stride, flip_weight):
     convolution is the input gradient of a convolution mapping ``O`` channels to ``C_in``
     channels, whose kernel is ``w`` with the in/out roles of each group swapped.
     """
+    split, x_parts, w_parts = _split_groups(x, w)
+    if split > 1:
+        return tf.concat([_conv2d_transpose(xg, wg, stride, flip_weight)
+                          for xg, wg in zip(x_parts, w_parts, strict=True)], axis=3)
     kh, kw, cin_g, cout = (int(d) for d in w.shape)
     groups = int(x.shape[3]) // cin_g
     if flip_weight:  # a transposed convolution convolves; correlation needs flipped taps

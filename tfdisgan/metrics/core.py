@@ -35,6 +35,7 @@ Example:
 
 import dataclasses
 import hashlib
+import inspect
 import json
 import math
 import os
@@ -45,6 +46,9 @@ import numpy as np
 
 from tfdisgan.metrics import features as features_lib
 from tfdisgan.metrics import frechet, kid, msssim, precision_recall, swd
+
+PR_NOT_COMPARABLE = ("not comparable with published precision/recall (these use Inception "
+                     "features; stylegan2-ada's pr50k3_full uses VGG16)")
 
 CACHE_VERSION = 1
 
@@ -259,11 +263,15 @@ def _label_sampler(model, spec, resolution, classes, rng):
 
 def _generate_fn(model, batch_size):
     """`f(z, labels, psi) -> uint8 NHWC` for a GAN (`generate`) or a generator view of
-    `tfdisgan.export.load_network` (`images_from_z`; random noise where the view has it, as
-    the official metrics sample StyleGAN2 with noise_mode='random')."""
+    `tfdisgan.export.load_network` (`images_from_z`). Random noise wherever the network
+    has noise inputs, as the official metrics sample StyleGAN2 with noise_mode='random':
+    a checkpoint scores the same during training (a GAN model) and after (a view)."""
     if hasattr(model, "generate"):
+        extra = {}
+        if "noise_mode" in inspect.signature(model.generate).parameters:
+            extra["noise_mode"] = "random"
         return lambda z, labels, psi: model.generate(z=z, labels=labels, psi=psi,
-                                                     batch_size=batch_size)
+                                                     batch_size=batch_size, **extra)
     if hasattr(model, "images_from_z"):
         modes = getattr(model, "noise_modes", ("const",))
         noise = "random" if "random" in modes else modes[0]
@@ -418,6 +426,9 @@ def calc_metrics(model, data, metrics, *, num_gen=None, feature_net="inception",
                 values = {f"{name}_precision": p, f"{name}_recall": r}
             num_real = len(reals)
             record_extra.update(network.describe())
+            if spec.kind == "pr":
+                # stylegan2-ada's pr50k3_full embeds with VGG16 fc2, never Inception.
+                record_extra.update(comparable_with_papers=False, note=PR_NOT_COMPARABLE)
             record_extra["real_cache_hit"] = cache_hit
         elif spec.kind == "swd":
             collector_real = swd.DescriptorCollector(reals_swd.shape[1], seed=seed)

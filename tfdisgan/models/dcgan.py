@@ -270,6 +270,10 @@ class DCGAN(GAN):
         Radford et al. 2015 (arXiv:1511.06434).
     """
 
+    # G_ema's batch-norm moving statistics follow the raw ones with the weights' EMA decay
+    # (`GAN.update_ema`): its averaged weights never normalise with raw-only statistics.
+    ema_buffers = "average"
+
     def __init__(
         self,
         resolution=64,

@@ -396,13 +396,21 @@ class GAN(keras.Model):
             return images
         return self.augment(images, training=True)
 
-    def update_augment(self, real_logits):
-        """Feeds D's logits on the augmented reals of the main D step to the augment
-        layer's ``update`` (ADA's overfitting heuristic, which adapts its ``p``); a no-op
-        for augment layers without one. Called once per step, in replica context."""
-        update = getattr(self.augment, "update", None)
-        if callable(update):
-            update(ops.stop_gradient(real_logits))
+    def accumulate_augment(self, real_logits, weight=None):
+        """Feeds D's logits on augmented reals to the augment layer's ``accumulate`` (ADA's
+        overfitting heuristic ``r_t``): called for every D pass over reals, the main D step
+        and the R1 step, as stylegan2-ada's ``Loss/signs/real``; a no-op for augment layers
+        without one. ``weight`` (0 or 1) masks a pass that runs only on some steps."""
+        accumulate = getattr(self.augment, "accumulate", None)
+        if callable(accumulate):
+            accumulate(ops.stop_gradient(real_logits), weight)
+
+    def adjust_augment(self, global_batch):
+        """Ends the step for the augment layer (ADA adapts ``p`` every ``interval`` steps,
+        after all of the step's phases, as training_loop.py)."""
+        adjust = getattr(self.augment, "adjust", None)
+        if callable(adjust):
+            adjust(global_batch)
 
     @property
     def augment_reals_only(self):
@@ -500,6 +508,7 @@ class GAN(keras.Model):
         logs.update(self.d_step(reals, labels, global_batch))
         # Fakes of the G step use the real batch's labels, so the class balance is the data's.
         logs.update(self.g_step(batch, labels, global_batch))
+        self.adjust_augment(global_batch)
         self.sync_buffers()
         self.update_ema(global_batch)
         self.cur_nimg.assign_add(ops.cast(global_batch, "int64"))
@@ -579,17 +588,19 @@ class GAN(keras.Model):
             loss = ops.sum(d_logistic) / gb
             if lazy:
                 do_r1 = ops.equal(self.d_optimizer.iterations % self.r1_interval, 0)
-                r1 = tf.cond(
+                r1, r1_logits = tf.cond(
                     do_r1,
-                    lambda: self.compute_r1(reals, labels)[0],
-                    lambda: tf.zeros([batch], tf.float32),
+                    lambda: self.compute_r1(reals, labels),
+                    lambda: (tf.zeros([batch], tf.float32), tf.zeros([batch], tf.float32)),
                 )
                 r1_weight = ops.cast(do_r1, "float32") * ops.cast(batch, "float32")
             if use_r1:
                 gain = self.r1_gamma / 2.0 * self.r1_interval
                 loss = loss + ops.sum(r1) * gain / gb
             scaled_loss = self.d_optimizer.scale_loss(loss)
-        self.update_augment(real_logits)
+        self.accumulate_augment(real_logits)
+        if lazy:  # the R1 pass saw its own augmented reals (stylegan2-ada Dr1 reports too)
+            self.accumulate_augment(r1_logits, ops.cast(do_r1, "float32"))
         variables = self.d_train_variables()
         grads = tape.gradient(scaled_loss, variables)
         grad_norm = self.apply_gradients(self.d_optimizer, grads, variables)
@@ -711,17 +722,24 @@ class GAN(keras.Model):
         exponent = ops.cast(global_batch, "float32") / ops.maximum(ema_nimg, 1e-8)
         return ops.power(ops.convert_to_tensor(0.5, "float32"), exponent)
 
-    def update_ema(self, global_batch):
-        """``w_ema <- w + (w_ema - w) * beta`` for trainable weights; copies the others.
+    # How `update_ema` treats the generator's non-trainable weights: "copy" (StyleGAN2's
+    # buffers w_avg and noise_const, as training_loop.py) or "average" (DCGAN's batch-norm
+    # moving statistics: copying the raw generator's would pair averaged weights with the
+    # raw weights' activation statistics).
+    ema_buffers = "copy"
 
-        Non-trainable generator weights (batch-norm moving statistics) are copied as is.
+    def update_ema(self, global_batch):
+        """``w_ema <- w + (w_ema - w) * beta`` for trainable weights; the non-trainable ones
+        are copied or averaged the same way according to ``ema_buffers``.
 
         Returns:
             The ``beta`` used (float32 scalar).
         """
         beta = self.ema_beta(global_batch)
+        average_buffers = self.ema_buffers == "average"
         for w, w_ema in zip(self.generator.weights, self.generator_ema.weights, strict=True):
-            if w.trainable:
+            floating = "float" in str(w.dtype)
+            if w.trainable or (average_buffers and floating):
                 w_ema.assign(w + (w_ema - w) * ops.cast(beta, w.dtype))
             else:
                 w_ema.assign(w)

@@ -1813,7 +1813,7 @@ class StyleGAN2(GAN):
             if both:
                 loss = loss + ops.sum(r1) * (self.r1_gamma / 2.0) / gb
             scaled_loss = self.d_optimizer.scale_loss(loss)
-        self.update_augment(real_logits)
+        self.accumulate_augment(real_logits)
         variables = self.d_train_variables()
         grads = tape.gradient(scaled_loss, variables)
         logs = {
@@ -1829,13 +1829,14 @@ class StyleGAN2(GAN):
     def r1_step(self, reals, labels, global_batch):
         """``Dreg``: one D step on R1, ``r1_gamma / 2 * r1_interval * sum(r1) / batch``."""
         with tf.GradientTape() as tape:
-            r1, _ = self.compute_r1(reals, labels)
+            r1, real_logits = self.compute_r1(reals, labels)
             gain = self.r1_gamma / 2.0 * self.r1_interval
             loss = ops.sum(r1) * gain / ops.cast(global_batch, "float32")
             scaled_loss = self.d_optimizer.scale_loss(loss)
         variables = self.d_train_variables()
         grads = tape.gradient(scaled_loss, variables)
         self.apply_gradients(self.d_optimizer, grads, variables)
+        self.accumulate_augment(real_logits)  # Dr1 reports Loss/signs/real too (loss.py)
         self.trackers["r1"].update_state(ops.mean(r1))
 
     def is_reg_step(self, interval):
@@ -1902,6 +1903,8 @@ class StyleGAN2(GAN):
             self.run_if(
                 self.is_reg_step(self.r1_interval), self.r1_step, reals, labels, global_batch
             )
+        # After every phase, as training_loop.py: Dreg still used the step's old p.
+        self.adjust_augment(global_batch)
         self.update_ema(global_batch)
         self.cur_nimg.assign_add(ops.cast(global_batch, "int64"))
         self.batch_idx.assign_add(1)
