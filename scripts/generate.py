@@ -26,9 +26,10 @@ def main(argv):
     if len(argv) > 1:
         raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
     logging.set_verbosity(logging.WARNING)  # keep TF's save/load chatter off the console
-    from tfdisgan import export, mixing
-
     try:
+        tfd_flags.check_psi_flag()  # before TensorFlow and the network load
+        from tfdisgan import export, mixing
+
         seeds = mixing.parse_range(FLAGS.seeds, "--seeds") if FLAGS.seeds else []
         walk = mixing.parse_range(FLAGS.interpolate, "--interpolate") if FLAGS.interpolate \
             else []

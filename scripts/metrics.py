@@ -44,6 +44,7 @@ def main(argv):
     import json
 
     from tfdisgan import export
+    from tfdisgan import flags as tfd_flags
     from tfdisgan.data import DatasetError
     from tfdisgan.metrics import core, features
 
@@ -54,6 +55,7 @@ def main(argv):
     if FLAGS.num_gen is not None and FLAGS.num_gen < 2:
         raise app.UsageError(f"--num_gen: must be >= 2, got {FLAGS.num_gen}")
     try:
+        tfd_flags.check_psi_flag()  # before the network loads
         kind = export.resolve_network(FLAGS.network)
         snapshot, run_dir = (kind[1], kind[2]) if kind[0] == "checkpoint" else (None, None)
         run_dir = FLAGS.run_dir or run_dir

@@ -87,15 +87,15 @@ def _single(export, mixing, rows, cols):
 def _load_pair(export, mixing):
     """``(view_a, view_b, model_a, model_b)``; models only for --swap_out (checkpoints)."""
     if not FLAGS.swap_out:
-        return export.load_network(FLAGS.network_a), export.load_network(FLAGS.network_b), \
-            None, None
+        return (export.load_network(FLAGS.network_a, flag="--network_a"),
+                export.load_network(FLAGS.network_b, flag="--network_b"), None, None)
     loaded = []
     for flag in ("network_a", "network_b"):
-        try:
-            model, names, _ = export.load_model(FLAGS[flag].value)
-        except export.NetworkError as error:
-            raise ValueError(f"--swap_out needs training checkpoints: --{flag}: {error}") \
-                from None
+        path = FLAGS[flag].value
+        if export.resolve_network(path, f"--{flag}")[0] != "checkpoint":
+            raise ValueError(f"--swap_out needs training checkpoints: --{flag} {path!r} is a "
+                             "SavedModel.")
+        model, names, _ = export.load_model(path, f"--{flag}")
         loaded.append((mixing.GeneratorView(model, class_names=names), model))
     (view_a, model_a), (view_b, model_b) = loaded
     return view_a, view_b, model_a, model_b
@@ -164,9 +164,10 @@ def main(argv):
     if len(argv) > 1:
         raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
     logging.set_verbosity(logging.WARNING)  # keep TF's save/load chatter off the console
-    from tfdisgan import export, mixing
-
     try:
+        tfd_flags.check_psi_flag()  # before TensorFlow and any network load
+        from tfdisgan import export, mixing
+
         mode = _mode()
         rows = mixing.parse_range(FLAGS.rows, "--rows")
         cols = mixing.parse_range(FLAGS.cols, "--cols")

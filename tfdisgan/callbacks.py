@@ -109,6 +109,15 @@ class SnapshotGrid(keras.callbacks.Callback):
             self.write()
 
 
+def non_finite_weights(model):
+    """Paths of `model`'s floating-point variables holding a NaN or Inf (empty: all finite)."""
+    floats = [v for v in model.weights if "float" in str(v.dtype)]
+    if not floats:
+        return []
+    finite = tf.stack([tf.reduce_all(tf.math.is_finite(v)) for v in floats]).numpy()
+    return [v.path for v, ok in zip(floats, finite, strict=True) if not ok]
+
+
 class CheckpointSaver(keras.callbacks.Callback):
     """Saves a `tf.train.CheckpointManager` every `every_steps` steps and at train end.
 
@@ -136,6 +145,15 @@ class CheckpointSaver(keras.callbacks.Callback):
     def save(self):
         step = int(self.step_variable.numpy())
         if self.last_saved != step:
+            # The losses of a step are computed before its updates: weights can turn
+            # non-finite one step before any logged value does. Never save them.
+            bad = non_finite_weights(self.model) if self.model is not None else []
+            if bad:
+                raise TrainingDiverged(
+                    f"Non-finite weights ({', '.join(bad[:3])}{', ...' if len(bad) > 3 else ''}"
+                    f") at step {step}; training stopped without saving them. The last "
+                    "checkpoint before this step is intact: lower the learning rates, raise "
+                    "r1_gamma or check the data, then resume.")
             self.manager.save(checkpoint_number=step)
             self.last_saved = step
         return self.manager.latest_checkpoint

@@ -30,7 +30,10 @@ process without tfdisgan or Keras. ``assets.extra/tfdisgan.json`` describes it (
 names, signatures, the model config); TF Serving ignores it.
 
 ``load_network`` opens what the scripts' ``--network`` names: a run folder (its latest
-checkpoint and ``config.json``), a checkpoint, or an exported SavedModel.
+checkpoint and ``config.json``), a checkpoint, or an exported SavedModel. Anything else fails
+with a one-line ``NetworkError`` naming the flag and the file: a truncated or damaged
+checkpoint (found by restoring it, never by its size; the readable checkpoints beside it are
+listed, none is loaded in its place), a pickle, a text file (``tfdisgan.runs``).
 
 Example:
     >>> export_saved_model(model, "exported/fire/1", class_names=["건물화재"])
@@ -40,6 +43,8 @@ Example:
 """
 
 import dataclasses
+import gc
+import glob
 import json
 import logging
 import os
@@ -50,12 +55,12 @@ import tempfile
 import numpy as np
 import tensorflow as tf
 
-from tfdisgan import mixing
+from tfdisgan import mixing, runs
 from tfdisgan.models.gan import GAN, MAX_SEED, seeds_to_z
 from tfdisgan.version import __version__
 
 DEFAULT_MAX_BATCH = 256
-PSI_RANGE = (-1.0, 2.0)
+PSI_RANGE = mixing.PSI_RANGE  # checked in-graph too: HTTP 400 in TF Serving
 METADATA = os.path.join("assets.extra", "tfdisgan.json")
 SIGNATURES_ALL = ("serving_default", "generate_from_z", "mapping", "generate_from_w", "mix")
 SIGNATURES_DCGAN = ("serving_default", "generate_from_z")
@@ -340,14 +345,26 @@ class SavedModelView(mixing.GeneratorView):
         logger.setLevel(logging.ERROR)
         try:
             self.loaded = tf.saved_model.load(self.path)
+        except (OSError, IndexError, ValueError, tf.errors.OpError) as error:
+            # OSError: an unparsable saved_model.pb; the others: its variables (a checkpoint).
+            raise NetworkError(f"The SavedModel {self.path!r} cannot be loaded (damaged or "
+                               f"truncated?): {runs.one_line(error)}") from None
         finally:
             logger.setLevel(level)
         sigs = self.loaded.signatures
+        if "generate_from_z" not in sigs:
+            raise NetworkError(f"The SavedModel {self.path!r} has no generate_from_z "
+                               f"signature: tfdisgan did not export it (signatures: "
+                               f"{sorted(sigs)}).")
         meta = {}
         meta_path = os.path.join(self.path, METADATA)
         if os.path.isfile(meta_path):
-            with open(meta_path, encoding="utf-8") as handle:
-                meta = json.load(handle)
+            try:
+                with open(meta_path, encoding="utf-8") as handle:
+                    meta = json.load(handle)
+            except (OSError, ValueError) as error:
+                raise NetworkError(f"The SavedModel {self.path!r}: {meta_path} is "
+                                   f"unreadable ({runs.one_line(error)})") from None
         z_spec = sigs["generate_from_z"].structured_input_signature[1]["z"]
         self.model = None
         self.net = None
@@ -386,20 +403,20 @@ class SavedModelView(mixing.GeneratorView):
     def ws_from_z(self, z, labels=None, psi=1.0):
         self.require_styles("latents in w")
         z = self._check_z(z)
-        return self._run("mapping", "ws", z=z, psi=mixing._per_row(psi, len(z)),
+        return self._run("mapping", "ws", z=z, psi=mixing.psi_per_row(psi, len(z)),
                          class_id=self._cls(labels, len(z)))
 
     def images_from_z(self, z, labels=None, psi=1.0, noise_mode="const"):
         self._check_noise(noise_mode)
         z = self._check_z(z)
-        return self._run("generate_from_z", "images", z=z, psi=mixing._per_row(psi, len(z)),
+        return self._run("generate_from_z", "images", z=z, psi=mixing.psi_per_row(psi, len(z)),
                          class_id=self._cls(labels, len(z)))
 
     def images_from_seeds(self, seeds, labels=None, psi=1.0, noise_mode="const"):
         self._check_noise(noise_mode)
         seeds = mixing.check_seeds(seeds)
         return self._run("serving_default", "images", seeds=seeds,
-                         psi=mixing._per_row(psi, len(seeds)),
+                         psi=mixing.psi_per_row(psi, len(seeds)),
                          class_id=self._cls(labels, len(seeds)))
 
     def images_from_ws(self, ws, noise_mode="const"):
@@ -418,26 +435,24 @@ def _latest_version(path):
     return os.path.join(path, str(max(versions))) if versions else None
 
 
-def _find_run_dir(start):
-    """The run folder holding ``config.json`` at or above ``start`` (3 levels at most)."""
-    path = os.path.abspath(start)
-    for _ in range(4):
-        if os.path.isfile(os.path.join(path, "config.json")):
-            return path
-        path = os.path.dirname(path)
-    return None
-
-
-def resolve_network(path):
+def resolve_network(path, flag="--network", accepts=runs.NETWORK_FORMS):
     """Classifies ``--network``: ``("saved_model", dir)`` or ``("checkpoint", prefix,
     run_dir)``.
 
     Accepts a SavedModel version folder, a model folder of numeric versions (the latest), a
     run folder (its latest checkpoint), a ``checkpoints`` folder, or a checkpoint prefix
-    (``RUN/checkpoints/ckpt-12``).
+    (``RUN/checkpoints/ckpt-12``). Nothing is read beyond names and file headers: a damaged
+    checkpoint shows when it is restored (`load_model`).
+
+    Args:
+        path: str, what the flag names.
+        flag: str, the flag, named in the messages (``--network_a``, ``--transfer_from``).
+        accepts: str, what the flag takes (listed when ``path`` is none of it).
 
     Raises:
-        NetworkError: nothing loadable there (the message says what was expected).
+        NetworkError: nothing loadable there; the message names the path and says what it
+            is (a pickle, a text file, one file of a checkpoint, a checkpoint without its
+            index, ...) and what to pass instead.
     """
     path = os.fspath(path)
     if os.path.isdir(path):
@@ -446,20 +461,36 @@ def resolve_network(path):
         latest = _latest_version(path)
         if latest:
             return ("saved_model", latest)
+        prefix = None
         for folder in (os.path.join(path, "checkpoints"), path):
-            prefix = tf.train.latest_checkpoint(folder) if os.path.isdir(folder) else None
+            if not os.path.isdir(folder):
+                continue
+            with runs.quiet_tf_logs():
+                prefix = tf.train.latest_checkpoint(folder)
             if prefix:
                 break
+            if runs.checkpoint_prefixes(folder):
+                state = os.path.join(folder, "checkpoint")
+                raise NetworkError(
+                    f"{flag} {path!r}: {state} names no readable checkpoint (the file is "
+                    "missing or damaged, or its newest checkpoint was deleted)"
+                    + runs.alternatives_hint(folder, flag=flag))
     elif os.path.isfile(f"{path}.index"):
         prefix = path
+    elif glob.glob(f"{glob.escape(path)}.data-*"):
+        raise NetworkError(f"{flag} {path!r}: the checkpoint's index {path}.index is missing"
+                           + runs.alternatives_hint(os.path.dirname(path), bad=path, flag=flag))
+    elif os.path.isfile(path):
+        raise NetworkError(runs.describe_non_network(path, flag, accepts))
     else:
-        raise NetworkError(f"--network {path!r} does not exist.")
+        raise NetworkError(f"{flag} {path!r} does not exist.")
     if not prefix:
         raise NetworkError(
-            f"--network {path!r} is neither a SavedModel (saved_model.pb), a folder of "
-            "numeric SavedModel versions, a run folder with checkpoints/, nor a checkpoint."
+            f"{flag} {path!r} is neither a SavedModel (saved_model.pb), a folder of "
+            "numeric SavedModel versions, a run folder with checkpoints/, nor a checkpoint; "
+            f"{flag} takes {accepts}."
         )
-    run_dir = _find_run_dir(os.path.dirname(prefix))
+    run_dir = runs.find_run_dir(os.path.dirname(prefix))
     if run_dir is None:
         raise NetworkError(
             f"Found the checkpoint {prefix!r} but no config.json in its run folder above it: "
@@ -468,7 +499,27 @@ def resolve_network(path):
     return ("checkpoint", prefix, run_dir)
 
 
-def load_model(path):
+def _restore(model, step, prefix):
+    """Restores ``prefix`` into ``model``; returns None, or why it failed (one line).
+
+    A failed restore leaves TensorFlow objects whose deletion logs warnings: they are freed
+    here, with those logs silenced, so nothing prints after the caller's error.
+    """
+    from tfdisgan import training
+
+    with runs.quiet_tf_logs():
+        checkpoint = training.make_checkpoint(model, step)
+        try:
+            checkpoint.restore(prefix).assert_existing_objects_matched()
+            return None
+        except (AssertionError, *runs.CHECKPOINT_ERRORS) as error:  # unmatched, or unreadable
+            failure = runs.one_line(error)
+        del checkpoint
+        gc.collect()
+    return failure
+
+
+def load_model(path, flag="--network", accepts=runs.NETWORK_FORMS):
     """Rebuilds a trained model from a run folder or a checkpoint.
 
     Reads ``RUN_DIR/config.json`` (the resolved training config), rebuilds the model with
@@ -477,24 +528,34 @@ def load_model(path):
 
     Args:
         path: run folder, ``checkpoints`` folder or checkpoint prefix.
+        flag, accepts: as `resolve_network`.
 
     Returns:
         ``(model, class_names, prefix)``: the ``GAN``; class names by id (None for an
         unconditional model); the checkpoint restored.
 
     Raises:
-        NetworkError: nothing to load, or the config / dataset description is unusable.
+        NetworkError: nothing to load, the config / dataset description is unusable, or the
+            checkpoint cannot be restored (truncated, damaged, a missing file: the message
+            names the file and the readable checkpoints beside it; or it does not match the
+            model ``config.json`` describes). Never falls back to an older checkpoint.
     """
     from tfdisgan import training
     from tfdisgan.data import describe
 
-    kind = resolve_network(path)
+    kind = resolve_network(path, flag, accepts)
     if kind[0] != "checkpoint":
-        raise NetworkError(f"--network {path!r} is a SavedModel, not a training checkpoint.")
+        raise NetworkError(f"{flag} {path!r} is a SavedModel, not a training checkpoint.")
     _, prefix, run_dir = kind
     config_path = os.path.join(run_dir, "config.json")
-    with open(config_path, encoding="utf-8") as handle:
-        stored = json.load(handle)
+    try:
+        with open(config_path, encoding="utf-8") as handle:
+            stored = json.load(handle)
+    except (OSError, ValueError) as error:
+        raise NetworkError(f"{config_path}: unreadable run config ({runs.one_line(error)})") \
+            from None
+    if not isinstance(stored, dict):
+        raise NetworkError(f"{config_path}: not a tfdisgan run config (not a JSON object)")
     fields = {f.name for f in dataclasses.fields(training.TrainConfig)}
     values = {k: (tuple(v) if isinstance(v, list) else v) for k, v in stored.items()
               if k in fields}
@@ -515,23 +576,39 @@ def load_model(path):
         num_classes = info.num_classes if config.conditional else 0
         class_names = list(info.class_names)
     model, step = training.build_model(config, int(num_classes), tf.distribute.get_strategy())
-    status = training.make_checkpoint(model, step).restore(prefix)
-    status.assert_existing_objects_matched()
+    failure = _restore(model, step, prefix)
+    if failure is not None:
+        what = (f"{flag} {path!r} cannot be restored" if os.path.normpath(path) ==
+                os.path.normpath(prefix) else f"{flag} {path!r}: its newest checkpoint "
+                f"{os.path.basename(prefix)} cannot be restored")
+        problem = runs.checkpoint_problem(prefix)
+        if problem is None:  # every byte reads back: it is another model's checkpoint
+            raise NetworkError(f"{what}: it does not match the model {config_path} describes "
+                               f"({failure}).")
+        hint = runs.alternatives_hint(os.path.dirname(prefix), bad=prefix, flag=flag)
+        raise NetworkError(f"{what}: {problem}{hint}")
     return model, (tuple(class_names) if num_classes and class_names else None), prefix
 
 
-def load_network(path, use_ema=True, batch_size=16):
+def load_network(path, use_ema=True, batch_size=16, flag="--network"):
     """A ``GeneratorView`` of what ``--network`` names: run folder, checkpoint or SavedModel.
 
+    Args:
+        path: str, see `resolve_network`.
+        use_ema: bool, the EMA generator (a SavedModel holds only that one).
+        batch_size: int >= 1, rows per generator call.
+        flag: str, the flag ``path`` came from, named in the messages.
+
     Raises:
-        NetworkError: nothing loadable (the message names the path).
+        NetworkError: nothing loadable, or a damaged checkpoint or SavedModel (the message
+            names the path and the file).
     """
-    kind = resolve_network(path)
+    kind = resolve_network(path, flag)
     if kind[0] == "saved_model":
         if not use_ema:
             raise NetworkError("An exported SavedModel holds only the EMA generator.")
         return SavedModelView(kind[1], batch_size=batch_size)
-    model, class_names, _ = load_model(path)
+    model, class_names, _ = load_model(path, flag)
     return mixing.GeneratorView(model, use_ema=use_ema, class_names=class_names,
                                 batch_size=batch_size)
 

@@ -183,6 +183,20 @@ def _define_sampling_flags():
     flags.mark_flag_as_required("outdir")
 
 
+def check_psi_flag(flag_values=None):
+    """Checks ``--psi`` (truncation, in ``[-1, 2]``) before any network or TensorFlow loads.
+
+    Args:
+        flag_values: `absl.flags.FlagValues` holding ``psi`` (default the global FLAGS).
+
+    Raises:
+        ValueError: naming ``--psi`` and the value received.
+    """
+    from tfdisgan._validate import check_psi  # TensorFlow-free: a typo fails at once
+
+    check_psi((flag_values or flags.FLAGS).psi, "--psi")
+
+
 def define_generate_flags():
     """Flags of scripts/generate.py."""
     _define_network_flag()

@@ -50,6 +50,7 @@ import numpy as np
 import tensorflow as tf
 from PIL import Image
 
+from tfdisgan._validate import PSI_RANGE, check_psi
 from tfdisgan.callbacks import image_grid, save_png
 from tfdisgan.models.gan import GAN, MAX_SEED, seeds_to_z
 
@@ -329,7 +330,7 @@ class GeneratorView:
         self.require_styles("latents in w")
         z = self._check_z(z)
         labels = self.labels(labels, len(z))
-        psi = _per_row(psi, len(z))
+        psi = psi_per_row(psi, len(z))
         mapping = self.net.mapping
         out = []
         for start in range(0, len(z), self.batch_size):
@@ -352,7 +353,7 @@ class GeneratorView:
         if self.style_based:
             return self.images_from_ws(self.ws_from_z(z, labels, psi), noise_mode)
         self._check_noise(noise_mode)
-        psi = _per_row(psi, len(z))
+        psi = psi_per_row(psi, len(z))
         out = []
         for start in range(0, len(z), self.batch_size):
             rows = slice(start, start + self.batch_size)
@@ -414,7 +415,16 @@ class GeneratorView:
         return ws
 
 
-def _per_row(psi, n):
+def psi_per_row(psi, n):
+    """Truncation ``psi`` (a number or ``n`` numbers) as float32 ``[n]``.
+
+    The one check of ``psi`` behind every ``GeneratorView`` (run folders, checkpoints,
+    imported networks, SavedModels) and what the scripts' ``--psi`` reaches.
+
+    Raises:
+        ValueError: ``psi`` outside ``[-1, 2]``, not finite, or not 1 or ``n`` numbers.
+    """
+    check_psi(psi)
     psi = np.asarray(psi, np.float32)
     if psi.ndim == 0:
         return np.full([n], psi, np.float32)
@@ -1620,6 +1630,7 @@ def save_grid(images, path, columns=None):
 
 
 __all__ = [
+    "PSI_RANGE",
     "CrossMix",
     "CrossMixTraining",
     "GeneratorView",
@@ -1627,6 +1638,7 @@ __all__ = [
     "ResolutionSplit",
     "StyleMix",
     "as_view",
+    "check_psi",
     "check_seeds",
     "class_mix",
     "cross_domain_mix",
@@ -1647,6 +1659,7 @@ __all__ = [
     "parse_resolution_range",
     "parse_split",
     "parse_styles",
+    "psi_per_row",
     "resolution_layers",
     "resolve_class",
     "save_grid",

@@ -153,8 +153,9 @@ class SafeUnpickler(pickle.Unpickler):
         except KeyError:
             hint = ""
             if module.split(".")[0] in ("torch", "torch_utils"):
-                hint = (" (a stylegan2-ada-pytorch pickle: its torch tensors cannot be read "
-                        "without torch; only the official TensorFlow pickles are supported)")
+                from tfdisgan.runs import PYTORCH_PICKLE  # TensorFlow on this error path only
+
+                hint = f" ({PYTORCH_PICKLE})"
             raise pickle.UnpicklingError(
                 f"Refusing the global {module}.{name}: only numpy arrays and "
                 f"dnnlib.tflib.network.Network are allowed in a network pickle{hint}."

@@ -37,7 +37,7 @@ import numpy as np
 import tensorflow as tf
 
 from tfdisgan import callbacks as cb
-from tfdisgan import distribute
+from tfdisgan import distribute, runs
 from tfdisgan.augment import get_augment
 from tfdisgan.data import describe, load_dataset
 from tfdisgan.precision import global_policy, half_dtype, loss_scaled, resolve_precision
@@ -577,27 +577,94 @@ def run(config, strategy=None, verbose=True):
     resolution = config.resolution
     name = config.run_name or _default_run_name(config, resolution)
     run_dir = find_resume_dir(config, name) if config.resume else None
-    resume_from = None
-    if run_dir is not None:
+    resuming = run_dir is not None
+    if resuming:
         _compare_on_resume(config, run_dir)
-        resume_from = tf.train.latest_checkpoint(os.path.join(run_dir, "checkpoints"))
     else:
         # On a non-chief worker this name may be ahead of the chief's; it is never created.
         run_dir = _next_run_dir(config.outdir, name)
-        if chief:
-            os.makedirs(run_dir)
-    out_dir = distribute.worker_dir(run_dir, strategy)
-    try:
-        _train(config, strategy, run_dir, out_dir, resume_from, class_ids, num_classes,
-               verbose, chief)
-    finally:
-        distribute.cleanup_worker_dir(out_dir, run_dir)
+    _train(config, strategy, run_dir, resuming, class_ids, num_classes, verbose, chief)
     return run_dir
 
 
-def _train(config, strategy, run_dir, out_dir, resume_from, class_ids, num_classes, verbose,
-           chief):
-    """The body of `run`: writes to `out_dir` (the run folder on the chief)."""
+def restore_readable(checkpoint, checkpoint_dir):
+    """Restores the newest checkpoint of `checkpoint_dir` that reads back whole.
+
+    A truncated or corrupt newest checkpoint (a full disk, a copy cut short) is skipped
+    with a warning naming its files, and the next older one is tried, so a resume loses at
+    most the steps since the older checkpoint, never the run.
+
+    Returns:
+        The path (prefix) of the checkpoint restored.
+
+    Raises:
+        ConfigError: naming --resume, when no checkpoint of the folder reads.
+    """
+    state = tf.train.get_checkpoint_state(checkpoint_dir)
+    paths = list(state.all_model_checkpoint_paths) if state else []
+    if state and state.model_checkpoint_path and state.model_checkpoint_path not in paths:
+        paths.append(state.model_checkpoint_path)
+    failures = []
+    for path in reversed(paths):
+        try:
+            checkpoint.restore(path).assert_existing_objects_matched()
+            return path
+        except (*runs.CHECKPOINT_ERRORS, AssertionError) as error:  # AssertionError: matching
+            reason = str(error).strip().splitlines()[0][:200] if str(error).strip() else (
+                type(error).__name__)
+            failures.append(path)
+            print(f"WARNING: checkpoint {path} (.index / .data files) is unreadable "
+                  f"({reason}); trying an older one", file=sys.stderr)
+    raise ConfigError(f"--resume: no readable checkpoint in {checkpoint_dir} (tried "
+                      f"{', '.join(failures) or 'none'})")
+
+
+def _train(config, strategy, run_dir, resuming, class_ids, num_classes, verbose, chief):
+    """The body of `run`. The run folder appears only once the model is built, a resume
+    restored and the data opened: a bad dataset leaves nothing behind."""
+    resolution = config.resolution
+    model, step = build_model(config, num_classes, strategy)
+    checkpoint = make_checkpoint(model, step)
+    resume_from = None
+    if resuming:
+        # The checkpoint holds the optimizers' learning-rate variables too; the resumed run
+        # takes --g_lr/--d_lr as given now (the advice after a divergence is to lower them).
+        optimizers = [_checkpointed_optimizer(model.g_optimizer),
+                      _checkpointed_optimizer(model.d_optimizer)]
+        rates = [float(np.asarray(opt.learning_rate)) for opt in optimizers]
+        # Variables are stored once whatever the replica count: a checkpoint written with N
+        # replicas restores into M (the data order and latents follow the global batch).
+        resume_from = restore_readable(checkpoint, os.path.join(run_dir, "checkpoints"))
+        for opt, rate in zip(optimizers, rates, strict=True):
+            opt.learning_rate.assign(rate)
+        if verbose:
+            print(f"Resumed {resume_from} at step {int(step.numpy())}")
+    start = int(step.numpy())
+
+    def dataset_fn(context):
+        return load_dataset(config.data, config.batch, resolution, classes=class_ids or None,
+                            mirror=config.mirror, seed=config.seed, start_step=start,
+                            input_context=context)
+
+    dataset = strategy.distribute_datasets_from_function(dataset_fn)
+    iterator = iter(dataset)
+    from tfdisgan import transfer  # --transfer_from (new runs only), --freeze_d/_mapping
+
+    # Before the folder exists too: a source that does not load leaves nothing behind.
+    report = transfer.apply(model, config, None, resuming=resuming, verbose=verbose)
+    out_dir = distribute.worker_dir(run_dir, strategy)  # creates the run folder (chief)
+    try:
+        if report is not None:
+            transfer.write_report(out_dir, report)
+        _train_in(config, strategy, run_dir, out_dir, model, step, checkpoint, resume_from,
+                  iterator, class_ids, num_classes, verbose, chief)
+    finally:
+        distribute.cleanup_worker_dir(out_dir, run_dir)
+
+
+def _train_in(config, strategy, run_dir, out_dir, model, step, checkpoint, resume_from,
+              iterator, class_ids, num_classes, verbose, chief):
+    """Writes the run folder `out_dir` (the run folder on the chief) and trains."""
     resolution = config.resolution
     _write_atomic(os.path.join(out_dir, "flags.txt"), config.to_flags())
     config_dict = dataclasses.asdict(config)
@@ -607,26 +674,14 @@ def _train(config, strategy, run_dir, out_dir, resume_from, class_ids, num_class
     config_dict["class_names"] = list(describe(config.data).class_names) if num_classes else []
     _write_atomic(os.path.join(out_dir, "config.json"), json.dumps(config_dict, indent=2,
                                                                    ensure_ascii=False))
-
-    model, step = build_model(config, num_classes, strategy)
-    from tfdisgan import transfer  # --transfer_from (new runs only), --freeze_d/_mapping
-
-    transfer.apply(model, config, out_dir, resuming=bool(resume_from), verbose=verbose)
     if config.cross_mix:  # before the train function is traced
         from tfdisgan import mixing
 
         model.cross_mix = mixing.cross_mix_from_config(config, num_classes,
                                                        config_dict["class_names"], class_ids)
-    checkpoint = make_checkpoint(model, step)
     manager = tf.train.CheckpointManager(
         checkpoint, os.path.join(out_dir, "checkpoints"), max_to_keep=config.keep_checkpoints
     )
-    if resume_from:
-        # Variables are stored once whatever the replica count: a checkpoint written with N
-        # replicas restores into M (the data order and latents follow the global batch).
-        checkpoint.restore(resume_from).assert_existing_objects_matched()
-        if verbose:
-            print(f"Resumed {resume_from} at step {int(step.numpy())}")
     start = int(step.numpy())
     _truncate_log(os.path.join(out_dir, "log.jsonl"), start)
     for name in sorted(os.listdir(out_dir)):  # evaluations after the checkpoint are redone
@@ -636,13 +691,6 @@ def _train(config, strategy, run_dir, out_dir, resume_from, class_ids, num_class
     total = config.steps or int(math.ceil(config.kimg * 1000 / config.batch))
     tick_steps = max(1, int(round(config.tick_kimg * 1000 / config.batch)))
     snapshot_steps = tick_steps * config.snapshot_ticks
-
-    def dataset_fn(context):
-        return load_dataset(config.data, config.batch, resolution, classes=class_ids or None,
-                            mirror=config.mirror, seed=config.seed, start_step=start,
-                            input_context=context)
-
-    dataset = strategy.distribute_datasets_from_function(dataset_fn)
     writer = tf.summary.create_file_writer(os.path.join(out_dir, "tensorboard"))
     best = None
     if config.best_metric:
@@ -676,7 +724,6 @@ def _train(config, strategy, run_dir, out_dir, resume_from, class_ids, num_class
     saver = next(c for c in callback_list.callbacks if isinstance(c, cb.CheckpointSaver))
     model.make_train_function()
     train_function = model.train_function
-    iterator = iter(dataset)
     progress = keras.utils.Progbar(total, stateful_metrics=["img/s"], verbose=int(verbose))
     progress.update(start)
     callback_list.on_train_begin()

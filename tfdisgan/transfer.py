@@ -53,15 +53,22 @@ import json
 import math
 import os
 import re
+import zipfile
 
 import numpy as np
 
+from tfdisgan import runs
 from tfdisgan.training import ConfigError
 
 NETWORKS = ("generator", "discriminator", "generator_ema")
 PARTIAL_MODES = ("", "new_classes", "grow")
 STATUSES = ("loaded", "partial", "new", "mismatch", "unused")
 CONFIG_KEY = "__config__"
+# What --transfer_from takes (its error messages list it).
+SOURCE_FORMS = ("a run folder (its newest checkpoint), a checkpoint prefix "
+                "(RUN/checkpoints/ckpt-N), a folder written by scripts/import_nvidia.py or a "
+                ".npz of weights (tfdisgan.transfer.save_npz, scripts/import_nvidia.py "
+                "--format=npz)")
 
 # Variables allowed to differ under --transfer_partial=new_classes (relative to the net).
 _LABEL_VARIABLES = (
@@ -171,8 +178,11 @@ def _read_npz(path):
     try:
         with np.load(path, allow_pickle=False) as data:
             arrays = {k: data[k] for k in data.files}
-    except (OSError, ValueError) as error:
-        raise TransferError(f"--transfer_from {path!r}: not a readable .npz ({error})") from None
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as error:
+        why = "truncated or damaged?: " if isinstance(error, (EOFError, zipfile.BadZipFile)) \
+            else ""
+        raise TransferError(f"--transfer_from {path!r}: not a readable .npz "
+                            f"({why}{runs.one_line(error)})") from None
     if CONFIG_KEY not in arrays:
         raise TransferError(f"--transfer_from {path!r}: no {CONFIG_KEY} entry; write it with "
                             "tfdisgan.transfer.save_npz or scripts/import_nvidia.py.")
@@ -228,9 +238,9 @@ def load_source(path, with_optimizers=False):
     from tfdisgan import export
 
     try:
-        model, _, prefix = export.load_model(path)
+        model, _, prefix = export.load_model(path, "--transfer_from", SOURCE_FORMS)
     except export.NetworkError as error:
-        raise TransferError(str(error).replace("--network", "--transfer_from")) from None
+        raise TransferError(str(error)) from None
     named = named_variables(model)
     weights = {key: np.asarray(v.numpy()) for key, v in named.items()}
     optimizers = None
@@ -451,6 +461,12 @@ def freeze(model, freeze_d=0, freeze_mapping=False):
 # ------------------------------------------------------------------------------------------
 
 
+def _not_a_source_file(path):
+    """A file that is neither a ``.npz`` nor a checkpoint prefix (a pickle, a README, ...)."""
+    return (os.path.isfile(path) and not path.endswith(".npz")
+            and not os.path.isfile(f"{path}.index"))
+
+
 def check_config(config):
     """Checks the `--transfer_*` and `--freeze_*` flags of a resolved `TrainConfig`.
 
@@ -467,6 +483,9 @@ def check_config(config):
     elif not os.path.exists(config.transfer_from) and not os.path.isfile(
             f"{config.transfer_from}.index"):
         raise ConfigError(f"--transfer_from: {config.transfer_from!r} does not exist")
+    elif _not_a_source_file(config.transfer_from):  # a pickle, a text file: before the run
+        raise ConfigError(runs.describe_non_network(config.transfer_from, "--transfer_from",
+                                                    SOURCE_FORMS))
     if config.transfer_keep_optimizer and config.transfer_partial == "grow":
         raise ConfigError("--transfer_keep_optimizer: not with --transfer_partial=grow (new "
                           "blocks have no optimizer state)")
@@ -499,7 +518,8 @@ def format_report(report):
     return "\n".join(lines) + "\n"
 
 
-def _write_report(run_dir, report):
+def write_report(run_dir, report):
+    """Writes ``transfer_report.json`` and ``.txt`` into ``run_dir``."""
     from tfdisgan.training import _write_atomic
 
     _write_atomic(os.path.join(run_dir, "transfer_report.json"),
@@ -537,7 +557,7 @@ def transfer(model, source_path, partial="", keep_optimizer=False, run_dir=None,
     except TransferError as error:
         report["error"] = str(error)
         if run_dir:
-            _write_report(run_dir, report)
+            write_report(run_dir, report)
         raise
     load_weights(model, source, rows)
     if keep_optimizer:
@@ -551,7 +571,7 @@ def transfer(model, source_path, partial="", keep_optimizer=False, run_dir=None,
     for row in rows:
         report["counts"][row["status"]] += 1
     if run_dir:
-        _write_report(run_dir, report)
+        write_report(run_dir, report)
     if verbose:
         print(format_report(report), end="")
     return report

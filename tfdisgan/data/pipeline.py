@@ -180,8 +180,12 @@ def _in_memory_dataset(images, labels, batch_size, input_context, seed, shuffle,
                        mirror, start_step):
     per_replica, local, first = _replica_layout(input_context, batch_size)
     n = len(images)
-    if n < per_replica:
-        raise ValueError(f"batch_size={batch_size} needs more images than the {n} available")
+    if n < batch_size and not repeat:
+        raise ValueError(f"batch_size={batch_size} needs more images than the {n} available "
+                         "for one epoch (repeat=False)")
+    # Repeating, a batch may exceed the images (a few-shot class): the stream of epoch
+    # permutations is endless, so the batch takes the next positions across epochs, each
+    # image about batch / n times, as the official InfiniteSampler's stream.
     sampler = _IndexSampler(n, batch_size, per_replica, seed, shuffle)
     resolution = images.shape[1]
 

@@ -23,7 +23,6 @@ Reference:
 
 from __future__ import annotations
 
-
 import keras
 import numpy as np
 import tensorflow as tf

@@ -44,6 +44,7 @@ import time
 
 import numpy as np
 
+from tfdisgan._validate import check_psi
 from tfdisgan.metrics import features as features_lib
 from tfdisgan.metrics import frechet, kid, msssim, precision_recall, swd
 
@@ -347,10 +348,12 @@ def calc_metrics(model, data, metrics, *, num_gen=None, feature_net="inception",
         `note` (feature metrics with a non-standard network), `snapshot`, `timestamp`.
 
     Raises:
-        ValueError: unknown metric or bad count.
+        ValueError: unknown metric, bad count, or ``psi`` outside ``[-1, 2]`` (checked before
+            the reals are read).
         features.InceptionNotFoundError: the feature network's weights are missing.
     """
     names = resolve_metrics(metrics)
+    check_psi(psi)
     if num_gen is not None and (not isinstance(num_gen, (int, np.integer)) or num_gen < 2):
         raise ValueError(f"num_gen must be an int >= 2. Received num_gen={num_gen!r}")
     specs = [METRICS[n] for n in names]

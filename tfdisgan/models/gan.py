@@ -27,6 +27,7 @@ import tensorflow as tf
 from keras import ops
 
 from tfdisgan import losses
+from tfdisgan._validate import check_psi
 
 _TRACKER_NAMES = (
     "d_loss",
@@ -675,6 +676,9 @@ class GAN(keras.Model):
             grad_norm = tf.linalg.global_norm(grads)
         if isinstance(optimizer, keras.optimizers.LossScaleOptimizer):
             grad_norm = grad_norm / ops.cast(optimizer.dynamic_scale, grad_norm.dtype)
+            # A non-finite scaled gradient is the loss scaler's overflow probe: it skips the
+            # step and lowers the scale. Logged as 0, not Inf, which would stop the run.
+            grad_norm = tf.where(tf.math.is_finite(grad_norm), grad_norm, 0.0)
         elif optimizer.loss_scale_factor is not None:
             grad_norm = grad_norm / optimizer.loss_scale_factor
         optimizer.apply_gradients(zip(grads, variables, strict=True))
@@ -788,6 +792,7 @@ class GAN(keras.Model):
         Raises:
             ValueError: bad seeds, z, labels, psi or batch_size.
         """
+        check_psi(psi)
         if (seeds is None) == (z is None):
             raise ValueError("Pass exactly one of `seeds` or `z`.")
         if seeds is not None:
