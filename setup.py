@@ -31,7 +31,9 @@ setup(
     ],
     extras_require={
         # matplotlib: scripts/plot_run.py; the tests draw a plot too.
-        "test": ["pytest>=8,<10", "matplotlib>=3.7,<4"],
+        # pytest-xdist: the suite runs on every core (-n auto); its run-level tests are
+        # bound by single-threaded graph tracing, so two cores nearly halve the time.
+        "test": ["pytest>=8,<10", "pytest-xdist>=3.5,<4", "matplotlib>=3.7,<4"],
         "lint": ["ruff>=0.5"],
         "plot": ["matplotlib>=3.7,<4"],
     },

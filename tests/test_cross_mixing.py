@@ -14,6 +14,7 @@ import tempfile
 import numpy as np
 import tensorflow as tf
 
+from tests.runs.harness import changed, max_difference, read_log, training_values
 from tfdisgan import export, mixing, training
 from tfdisgan.data import describe
 from tfdisgan.models.stylegan2 import SynthesisNetwork
@@ -374,7 +375,7 @@ class CrossMixTrainingTest(tf.test.TestCase):
                  (dict(cross_mix="2:0@64-128"), "--cross_mix: .*holds no block"),
                  (dict(cross_mix="2:0@16", classes=("earthquake", "flood")),
                   "--cross_mix: class B"),
-                 (dict(cross_mix="2:0@16", model="dcgan", cfg="auto", z_dim=None, w_dim=None,
+                 (dict(cross_mix="2:0@16", model="dcgan", cfg=None, z_dim=None, w_dim=None,
                        channel_base=None, channel_max=None, mapping_layers=None),
                   "--cross_mix: needs --model=stylegan2")]
         for overrides, message in cases:
@@ -410,23 +411,74 @@ class CrossMixTrainingTest(tf.test.TestCase):
         share = spec.sample_rows(model, 4000).numpy().mean()
         self.assertAllClose(share, 0.5, atol=0.04)
 
-    def test_tiny_training_run_with_cross_mix(self):
-        root = tempfile.mkdtemp(prefix="tfdisgan-cross-mix-run-")
-        self.addCleanup(shutil.rmtree, root, True)
-        config = training.TrainConfig(
-            outdir=root, **{**SG2, "resolution": 16, "channel_base": 128, "channel_max": 16,
-                            "z_dim": 16, "w_dim": 16, "steps": 2, "batch": 4,
-                            "cross_mix": "earthquake:building_fire@16",
-                            "cross_mix_prob": 1.0, "tick_kimg": 0.004,
-                            "pl_weight": 0.0, "r1_gamma": 0.0})  # less to trace
-        run_dir = training.run(config, verbose=False)
-        with open(os.path.join(run_dir, "log.jsonl"), encoding="utf-8") as handle:
-            logs = [json.loads(line) for line in handle if line.strip()]
-        self.assertTrue(logs)
-        for key in ("g_loss", "d_loss"):
-            self.assertTrue(all(math.isfinite(line[key]) for line in logs), logs)
+
+class CrossMixRunTest(tf.test.TestCase):
+    """--cross_mix through `training.run`: three runs, same seed and steps, differing only in
+    --cross_mix / --cross_mix_prob (R1 and path length off: less to trace)."""
+
+    STEPS = 2
+    CROSS_MIX = "earthquake:building_fire@8-16"  # B's styles at 8-16 px, A's at 4 px
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.root = tempfile.mkdtemp(prefix="tfdisgan-cross-mix-run-")
+        cls.runs, model = {}, None
+        for name, overrides in (("off", dict(cross_mix="")),
+                                ("prob0", dict(cross_mix=cls.CROSS_MIX, cross_mix_prob=0.0)),
+                                ("prob05", dict(cross_mix=cls.CROSS_MIX, cross_mix_prob=0.5))):
+            config = training.TrainConfig(
+                outdir=cls.root, run_name=name,
+                **{**SG2, "data": "procedural:16", "resolution": 16, "channel_base": 128,
+                   "channel_max": 16, "z_dim": 16, "w_dim": 16, "mapping_layers": 1,
+                   "steps": cls.STEPS, "batch": 4, "tick_kimg": 0.004, "grid_seeds": 4,
+                   "pl_weight": 0.0, "r1_gamma": 0.0, **overrides})
+            run_dir = training.run(config, verbose=False)
+            if model is None:  # one model for the three checkpoints: same architecture
+                resolved, _, num_classes = training.validate(config, describe(config.data))
+                model, step = training.build_model(resolved, num_classes,
+                                                   tf.distribute.get_strategy())
+                checkpoint = training.make_checkpoint(model, step)
+            path = tf.train.latest_checkpoint(os.path.join(run_dir, "checkpoints"))
+            checkpoint.restore(path).assert_existing_objects_matched()
+            weights = {f"{net}/{v.path}": v.numpy() for net in
+                       ("generator", "discriminator", "generator_ema")
+                       for v in getattr(model, net).weights}
+            cls.runs[name] = (run_dir, int(step.numpy()), weights, read_log(run_dir))
+
+    @classmethod
+    def tearDownClass(cls):
+        shutil.rmtree(cls.root, True)
+        super().tearDownClass()
+
+    def test_mixed_g_steps_train_other_generator_weights(self):
+        run_dir, step, mixed, logs = self.runs["prob05"]
+        _, unmixed_step, unmixed, _ = self.runs["prob0"]
+        self.assertEqual((step, unmixed_step), (self.STEPS, self.STEPS))
         with open(os.path.join(run_dir, "config.json"), encoding="utf-8") as handle:
-            self.assertEqual(json.load(handle)["cross_mix"], "earthquake:building_fire@16")
+            stored = json.load(handle)
+        self.assertEqual((stored["cross_mix"], stored["cross_mix_prob"]), (self.CROSS_MIX, 0.5))
+        self.assertEqual([line["step"] for line in logs], [1, 2])
+        for line in logs:
+            self.assertTrue(all(math.isfinite(v) for v in line.values()), line)
+        # Both runs draw the same random numbers (the mixed-row coins included) and differ
+        # only in which G-step fakes are mixed: G's weights differ after the first G step.
+        self.assertNotEmpty(changed(mixed, unmixed, "generator/", atol=1e-6))
+
+    def test_prob_zero_trains_as_no_cross_mix(self):
+        # No mixed row: the same G-step fakes, labels and losses as without --cross_mix,
+        # so the same weights up to float32 reassociation (1e-6; weights ~0.01-1). Found
+        # failing (max difference 1.1e-2): `CrossMixTraining.sample_rows` draws its coins
+        # from the model's seed generator even at prob 0, which shifts every later draw
+        # (noise, style mixing, latents); with no draw at prob 0 the runs are identical.
+        _, off_step, off, off_logs = self.runs["off"]
+        _, zero_step, zero, zero_logs = self.runs["prob0"]
+        self.assertEqual((off_step, zero_step), (self.STEPS, self.STEPS))
+        self.assertLessEqual(max_difference(off, zero), 1e-6)
+        self.assertEqual(len(off_logs), len(zero_logs))
+        for a, b in zip(training_values(off_logs), training_values(zero_logs), strict=True):
+            self.assertAllClose([a[k] for k in sorted(a)], [b[k] for k in sorted(b)],
+                                atol=1e-6, rtol=1e-5)
 
 
 if __name__ == "__main__":

@@ -17,6 +17,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from tests.runs.harness import RunState, changed
 from tfdisgan import distribute, training
 from tfdisgan.data import describe
 from tfdisgan.models.stylegan2 import StyleGAN2, lazy_adam
@@ -35,18 +36,6 @@ ATOL, RTOL = 2e-5, 1e-4
 
 def _config(outdir, **overrides):
     return training.TrainConfig(outdir=outdir, **{**TINY, **overrides})
-
-
-def _state(run_dir, config):
-    """(step, weights of G, D, G_ema and both optimizers) of a run's latest checkpoint."""
-    config, _, num_classes = training.validate(config, describe(config.data))
-    model, step = training.build_model(config, num_classes, tf.distribute.get_strategy())
-    path = tf.train.latest_checkpoint(os.path.join(run_dir, "checkpoints"))
-    training.make_checkpoint(model, step).restore(path).assert_existing_objects_matched()
-    nets = (model.generator, model.discriminator, model.generator_ema)
-    weights = [v.numpy() for net in nets for v in net.weights]
-    weights += [v.numpy() for v in model.g_optimizer.variables + model.d_optimizer.variables]
-    return int(step.numpy()), weights
 
 
 def _log(run_dir):
@@ -169,29 +158,44 @@ class RunTest(tf.test.TestCase):
         # DCGAN's batch norm normalises per replica, so these runs are not bitwise
         # comparable with one replica (ReplicaCountTest checks exactness without it); here
         # the plumbing: the config builds the strategy, the checkpoint restores into the
-        # other replica count (assert_existing_objects_matched), step, kimg and the log
-        # continue.
+        # other replica count (assert_existing_objects_matched), and each resumed run
+        # continues from its own checkpoint: step 2 -> 4, its weights move on from their
+        # step-2 values, and its step-2 log line is the one written before the resume (a
+        # run restarted from step 0 would rewrite it, with new timings).
         outdir = self.get_temp_dir()
         mirrored = dict(strategy="mirrored", devices=CPUS)
-        down = training.run(_config(outdir, steps=2, run_name="down", **mirrored),
-                            verbose=False)
-        self.assertEqual(json.load(open(os.path.join(down, "config.json")))["devices"],
-                         list(CPUS))
-        step, before = _state(down, _config(outdir, steps=2))
-        self.assertEqual(step, 2)
-        self.assertEqual(training.run(_config(outdir, steps=4, run_name="down", resume=down),
-                                      verbose=False), down)
-        up = training.run(_config(outdir, steps=2, run_name="up"), verbose=False)
-        training.run(_config(outdir, steps=4, run_name="up", resume="auto", **mirrored),
-                     verbose=False)
-        for run_dir in (down, up):
-            step, after = _state(run_dir, _config(outdir, steps=4))
-            self.assertEqual(step, 4)
-            self.assertTrue(all(np.all(np.isfinite(w)) for w in after))
-            lines = _log(run_dir)
-            self.assertEqual([line["step"] for line in lines], [2, 4])
-            self.assertEqual([line["kimg"] for line in lines], [0.016, 0.032])
-        self.assertFalse(all(np.allclose(a, b) for a, b in zip(before, after, strict=True)))
+        runs = {  # name: (replicas before the resume, after, --resume)
+            "down": (dict(mirrored), {}, "folder"),
+            "up": ({}, dict(mirrored), "auto"),
+        }
+        for name, (first, second, resume) in runs.items():
+            with self.subTest(run=name):
+                run_dir = training.run(_config(outdir, steps=2, run_name=name, **first),
+                                       verbose=False)
+                devices = json.load(open(os.path.join(run_dir, "config.json")))["devices"]
+                self.assertEqual(devices, list(first.get("devices", ())))
+                state = RunState(run_dir, _config(outdir, steps=2))
+                self.assertEqual(state.step, 2)
+                before = state.weights()
+                lines_before = _log(run_dir)
+                self.assertEqual([line["step"] for line in lines_before], [2])
+                resume = run_dir if resume == "folder" else resume
+                resumed = training.run(_config(outdir, steps=4, run_name=name, resume=resume,
+                                               **second), verbose=False)
+                self.assertEqual(resumed, run_dir)
+                devices = json.load(open(os.path.join(run_dir, "config.json")))["devices"]
+                self.assertEqual(devices, list(second.get("devices", ())))
+                state = RunState(run_dir, _config(outdir, steps=4))
+                self.assertEqual(state.step, 4)
+                after = state.weights()
+                self.assertTrue(all(np.all(np.isfinite(w)) for w in after.values()))
+                for net in ("generator/", "discriminator/", "generator_ema/"):
+                    # the resumed steps trained each network
+                    self.assertNotEmpty(changed(after, before, net, atol=1e-6), net)
+                lines = _log(run_dir)
+                self.assertEqual([line["step"] for line in lines], [2, 4])
+                self.assertEqual([line["kimg"] for line in lines], [0.016, 0.032])
+                self.assertEqual(lines[0], lines_before[0])  # continued, not restarted
 
 
 def _checkpoint(model):

@@ -57,6 +57,8 @@ class ValidateTest(tf.test.TestCase):
             (dict(data=data, augment="ada", xla=True, steps=1), "--xla: cannot compile"),
             (dict(data=data, diffaugment="color,zoom", steps=1), "--diffaugment:.*zoom"),
             (dict(data=data, resolution=None, model="stylegan9", steps=1), "--model"),
+            (dict(data=data, model="dcgan", cfg="paper256", steps=1),
+             "--cfg: 'paper256' is a StyleGAN2 preset; --model=dcgan has none"),
         ]
         for overrides, message in cases:
             with self.subTest(message=message):
@@ -97,6 +99,26 @@ class ValidateTest(tf.test.TestCase):
         with self.assertRaisesRegex(training.ConfigError, "--batch:.*minibatch-stddev"):
             training.validate(training.TrainConfig(model="stylegan2", cfg="paper256",
                                                    resolution=64, steps=1, batch=12), info)
+
+    def test_lazy_adam_whatever_the_weights_as_the_python_api(self):
+        # training_loop.py keeps the Greg/Dreg phases' mb_ratio even at pl_weight=0 or
+        # r1_gamma=0, and so does `preset_optimizers`: the CLI must build the same Adam.
+        from tfdisgan.models import stylegan2
+
+        info = describe("procedural:8")
+        for overrides in (dict(), dict(pl_weight=0.0, r1_gamma=0.0)):
+            with self.subTest(**overrides):
+                config, _, _ = training.validate(training.TrainConfig(
+                    model="stylegan2", cfg="cpu_tiny", resolution=16, steps=1, **overrides),
+                    info)
+                model, _ = training.build_model(config, 0, tf.distribute.get_strategy())
+                preset = stylegan2.resolve_preset("cpu_tiny", 16)
+                for ours, theirs in zip((model.g_optimizer, model.d_optimizer),
+                                        stylegan2.preset_optimizers(preset), strict=True):
+                    self.assertAllClose(float(ours.learning_rate), float(theirs.learning_rate))
+                    self.assertAllClose(ours.beta_2, theirs.beta_2)
+                    self.assertLess(float(ours.learning_rate), preset["lrate"])
+                    self.assertNotIsInstance(ours, keras.optimizers.LossScaleOptimizer)
 
     def test_flags_txt_round_trips_through_absl(self):
         from absl import flags as absl_flags

@@ -1429,6 +1429,10 @@ class CrossMixTraining:
         """bool ``[batch]``: the mixed rows, drawn for the global batch (replica-count
         invariant, from the model's seed state)."""
         prob = self.prob
+        if prob == 0:
+            # No draw: the model's seed stream (latents, noise, style mixing) then stays
+            # exactly that of a run without --cross_mix.
+            return tf.zeros(tf.reshape(batch, [1]), tf.bool)
 
         def draw(rows):
             seed = tf.cast(model.seed_generator.next(), tf.int64)

@@ -482,6 +482,38 @@ class LayerTest(tf.test.TestCase, parameterized.TestCase):
         self.assertTrue(np.all(np.isfinite(grad)))
         self.assertGreater(float(tf.reduce_sum(tf.abs(grad))), 0.0)
 
+    def test_r1_second_order_gradient_in_a_graph(self):
+        # R1 through the pipeline (stylegan2-ada's Dr1 differentiates through its augment
+        # pipe): the gradient of |dD(aug(x))/dx|^2 w.r.t. D's weights, inside tf.function
+        # (where a tf.cond in the pipeline made TensorFlow assert) and eagerly, must agree.
+        # D is quadratic in its weights so the second-order term is not trivially zero.
+        x = tf.constant(_noise((2, 16, 16, 3), seed=4))
+        w = tf.Variable(_noise((16 * 16 * 3, 2), seed=5) * 0.1)
+
+        def penalty_grad(p, dtype):
+            inputs = tf.cast(x, dtype)
+            with tf.GradientTape() as outer:
+                with tf.GradientTape() as inner:
+                    inner.watch(inputs)
+                    images = tf.cast(ada_augment(inputs, p, seed=[5, 6], diffaugment="cutout"),
+                                     tf.float32)
+                    logits = tf.square(tf.reshape(images, [2, -1]) @ w)
+                    total = tf.reduce_sum(logits)
+                grads = tf.cast(inner.gradient(total, inputs), tf.float32)
+                penalty = tf.reduce_sum(tf.square(grads))
+            return outer.gradient(penalty, w)
+
+        # Half dtypes through whole training runs: tests/runs/test_augment_matrix.py.
+        for p, dtype in ((0.0, tf.float32), (0.7, tf.float32), (0.7, tf.bfloat16)):
+            with self.subTest(p=p, dtype=dtype.name):
+                eager = penalty_grad(p, dtype)
+                graph = tf.function(penalty_grad)(p, dtype)
+                self.assertTrue(np.all(np.isfinite(graph)))
+                self.assertGreater(float(tf.reduce_sum(tf.abs(graph))), 0.0)
+                tol = 1e-4 if dtype == tf.float32 else 5e-2
+                self.assertAllClose(graph, eager, rtol=tol,
+                                    atol=tol * float(tf.reduce_max(tf.abs(eager))))
+
     def test_gradient_is_the_exact_jacobian(self):
         # For a fixed seed the pipeline is affine in the image: compare the tape's
         # Jacobian-vector products with finite differences (exact for an affine map).

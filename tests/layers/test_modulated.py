@@ -300,6 +300,30 @@ class ModulatedConv2DLayerTest(tf.test.TestCase, parameterized.TestCase):
             ModulatedConv2D(4, w_dim=16)(x, tf.zeros([2, 16]), noise_mode="off")
 
 
+class HalfPrecisionStyleTest(tf.test.TestCase):
+    def test_w_reaches_the_affine_in_float32(self):
+        # Official fp16 blocks feed the float32 affine an fp32 w; Keras would round a float
+        # call argument to the layer's half compute dtype first (1.0001 -> 1.0 in bfloat16).
+        w = np.full([2, 8], 1.0001, np.float32)
+        x = tf.random.normal([2, 8, 8, 4])
+        for layer in (ModulatedConv2D(4, w_dim=8, dtype="mixed_bfloat16"),
+                      ToRGB(3, w_dim=8, dtype="mixed_bfloat16")):
+            with self.subTest(layer=type(layer).__name__):
+                layer(x, w)
+                seen = []
+                affine_call = layer.affine.call
+
+                def spy(inputs, *args, _call=affine_call, **kwargs):
+                    seen.append(inputs)
+                    return _call(inputs, *args, **kwargs)
+
+                layer.affine.call = spy
+                y = layer(x, w)
+                self.assertEqual(y.dtype, tf.bfloat16)
+                self.assertEqual(seen[0].dtype, tf.float32)
+                self.assertAllEqual(seen[0], w)  # not rounded
+
+
 class ToRGBTest(tf.test.TestCase, parameterized.TestCase):
     @parameterized.parameters((True,), (False,))
     def test_matches_official_torgb(self, fused):

@@ -1,5 +1,6 @@
 """Tests of the metric registry, calc_metrics, the real-feature cache and the training callback."""
 
+import functools
 import json
 import os
 
@@ -76,6 +77,39 @@ class CalcMetricsTest(tf.test.TestCase):
                          (40, "counting", False))
         self.assertEqual(fid["note"], "not comparable with published FID")
         self.assertEqual(records[3]["num_real"], 24)  # SWD compares equal counts
+
+    def test_precision_recall_is_never_labelled_comparable(self):
+        # Even with the standard FID network: the published pr50k3_full embeds with VGG16.
+        network = CountingNetwork()
+        network.comparable = True
+        records = core.calc_metrics(
+            fixtures.FakeGenerator(16), self.data, "fid,pr", num_gen=12, network=network,
+            cache_dir=self.cache, batch_size=12)
+        by_name = {r["metric"]: r for r in records}
+        self.assertTrue(by_name["fid12_full"]["comparable_with_papers"])
+        self.assertNotIn("note", by_name["fid12_full"])
+        self.assertFalse(by_name["pr123_full"]["comparable_with_papers"])
+        self.assertIn("VGG16", by_name["pr123_full"]["note"])
+
+    def test_stylegan2_fakes_use_random_noise_as_the_official_metrics(self):
+        # The training callback passes the GAN model, scripts/metrics.py a view: both must
+        # sample noise_mode="random", so one checkpoint scores alike during and after.
+        from tfdisgan.models import StyleGAN2
+
+        gan = StyleGAN2(resolution=16, z_dim=8, w_dim=8, channel_base=64, channel_max=8,
+                        mapping_layers=1)
+        seen = []
+        original = gan.generate
+
+        @functools.wraps(original)  # keeps generate's signature, which the sampler reads
+        def spy(**kwargs):
+            seen.append(kwargs.get("noise_mode"))
+            return original(**kwargs)
+
+        gan.generate = spy
+        batch = next(core.iterate_fakes(gan, 2, batch_size=2))
+        self.assertEqual(batch.shape, (2, 16, 16, 3))
+        self.assertEqual(seen, ["random"])
 
     def test_closer_generator_scores_better(self):
         network = CountingNetwork()

@@ -62,6 +62,10 @@ class AugmentMatrixTest(tf.test.TestCase, parameterized.TestCase):
         if model == "stylegan2":
             self.assertGreater(first["pl_penalty"], 0.0)
             self.assertGreater(first["pl_mean"], 0.0)
+            # Every phase stepped, in every precision (float16 too: no loss scaler skips a
+            # step, as the official nan_to_num): G 3 main + 1 Greg, D 3 main + 1 Dreg.
+            self.assertEqual(int(state.model.g_optimizer.iterations.numpy()), 4)
+            self.assertEqual(int(state.model.d_optimizer.iterations.numpy()), 4)
         self.assertIn("aug_p", first)
         if "ada" in augment:
             self.assertIn("p", state.augment_state())

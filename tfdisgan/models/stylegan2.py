@@ -1414,9 +1414,9 @@ class StyleGAN2(GAN):
         num_fp16_res: int >= 0, G and D blocks at the top this many resolutions (those
             >= 8 px) compute in ``half_dtype`` (official train.py: 4; ``--fp32``: 0).
             Default 0.
-        half_dtype: ``"float16"`` (GPUs; compile with loss-scaling optimizers, see
-            ``loss_scaled``) or ``"bfloat16"`` (TPUs, CPUs with AVX512_BF16 / AMX).
-            Default ``"float16"``.
+        half_dtype: ``"float16"`` (GPUs; trained as the official code, without loss
+            scaling: plain optimizers, ``nan_to_num`` on every gradient) or ``"bfloat16"``
+            (TPUs, CPUs with AVX512_BF16 / AMX). Default ``"float16"``.
         style_mixing_prob: float in [0, 1]. Default 0.9.
         truncation_cutoff: int or None, default cutoff for ``synthesize`` / ``generate``.
         fused_modconv: None (fused when not training), True or False.
