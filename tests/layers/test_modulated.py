@@ -313,8 +313,8 @@ class HalfPrecisionStyleTest(tf.test.TestCase):
                 seen = []
                 affine_call = layer.affine.call
 
-                def spy(inputs, *args, _call=affine_call, **kwargs):
-                    seen.append(inputs)
+                def spy(inputs, *args, _call=affine_call, _seen=seen, **kwargs):
+                    _seen.append(inputs)
                     return _call(inputs, *args, **kwargs)
 
                 layer.affine.call = spy
