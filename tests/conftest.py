@@ -8,14 +8,6 @@ DESIGN.md, "Pitfalls"). Tests that do not ask for a strategy run on ``/CPU:0`` a
 import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-# Under pytest-xdist each worker gets its share of the cores for TensorFlow's op threads
-# (inherited by the subprocesses tests start): N workers x all-core thread pools would
-# oversubscribe the CPU, and the tiny test networks gain little from intra-op threads.
-_workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1") or 1)
-if _workers > 1:
-    _share = str(max(1, (os.cpu_count() or 1) // _workers))
-    os.environ.setdefault("TF_NUM_INTRAOP_THREADS", _share)
-    os.environ.setdefault("TF_NUM_INTEROP_THREADS", _share)
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 
 import tensorflow as tf  # noqa: E402
