@@ -14,7 +14,7 @@ Python vs through the exported SavedModel at batch 1/16/64, cpu_tiny nets at 64 
 Results of suites not run are kept from an earlier report of the same machine.
 
     python scripts/benchmark.py --suites=peak,stylegan2,peer --peer_root=../sg2ada \
-        --peer_python=../peer/.venv/bin/python
+        --peer_python=../peer/.venv/bin/python --peer_bench=PEER_TIMER.py
 
 The training suites (dcgan64, dcgan256, stylegan2) run once per --strategy, with the same
 global batch; results of a strategy other than default go under "<suite>_<strategy>" and
@@ -33,7 +33,6 @@ from tfdisgan import benchmarks
 
 SUITES = ("reader", "dataset_tool", "procedural", "dcgan64", "dcgan256", "peak", "stylegan2",
           "peer", "export")
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 flags.DEFINE_list("suites", [s for s in SUITES if s != "peer"], f"Suites to run, of {SUITES}.")
 flags.DEFINE_list("sg2_resolutions", ["32", "64", "128"], "StyleGAN2 training resolutions.")
 flags.DEFINE_list("sg2_batches", ["8", "32"], "StyleGAN2 training batch sizes.")
@@ -44,10 +43,8 @@ flags.DEFINE_list("sg2_precisions", ["float32", "auto"],
                   "measured once when it equals another entry).")
 flags.DEFINE_string("peer_root", None, "A source tree of NVlabs/stylegan2-ada-pytorch.")
 flags.DEFINE_string("peer_python", None, "A python with torch (CPU) for the peer suite.")
-flags.DEFINE_string(
-    "peer_bench", os.path.join(os.path.dirname(REPO), "shared", "peer_bench", "bench_sg2ada.py"),
-    "The peer benchmark script (../shared/peer_bench/bench_sg2ada.py).",
-)
+flags.DEFINE_string("peer_bench", None, "A timing script for the official code (its --configs, "
+                    "--param-res, --train-res, --infer-res, --batch, --out interface).")
 flags.DEFINE_list("peer_resolutions", ["32", "64"], "Resolutions the peer suite times.")
 flags.DEFINE_string("out", None, "Report path (default benchmarks/<machine>.json).")
 flags.DEFINE_list("strategy", ["default"], "Strategies of the training suites "
@@ -127,8 +124,8 @@ def _stylegan2():
 
 
 def _peer():
-    if not (FLAGS.peer_root and FLAGS.peer_python):
-        raise app.UsageError("--suites=peer needs --peer_root and --peer_python")
+    if not (FLAGS.peer_root and FLAGS.peer_python and FLAGS.peer_bench):
+        raise app.UsageError("--suites=peer needs --peer_root, --peer_python and --peer_bench")
     return benchmarks.run_peer(FLAGS.peer_bench, FLAGS.peer_root, FLAGS.peer_python,
                                [int(r) for r in FLAGS.peer_resolutions])
 

@@ -41,6 +41,8 @@ flags.DEFINE_integer("batch", None, "Global batch (default: the model's).")
 flags.DEFINE_integer("base_channels", _D.base_channels, "DCGAN width at the highest "
                      "resolution.")
 flags.DEFINE_integer("max_channels", _D.max_channels, "DCGAN maximum width.")
+flags.DEFINE_integer("channel_base", None, "StyleGAN2 width (default: the --cfg preset's).")
+flags.DEFINE_integer("channel_max", None, "StyleGAN2 maximum width (default: the preset's).")
 flags.DEFINE_list("arms", list(_D.arms), f"Arms to run, of {', '.join(study.ARMS)}.")
 flags.DEFINE_float("ada_kimg", None, "ADA adjustment speed (default: a fifth of the budget).")
 flags.DEFINE_integer("freeze_d", _D.freeze_d, "FreezeD blocks when fine-tuning (transfer).")
@@ -86,6 +88,7 @@ def main(argv):
         model=FLAGS.model, cfg=FLAGS.cfg, kimg=kimg, steps=FLAGS.steps,
         pretrain_kimg=FLAGS.pretrain_kimg, batch=FLAGS.batch,
         base_channels=FLAGS.base_channels, max_channels=FLAGS.max_channels,
+        channel_base=FLAGS.channel_base, channel_max=FLAGS.channel_max,
         arms=tuple(FLAGS.arms), ada_kimg=FLAGS.ada_kimg, freeze_d=FLAGS.freeze_d,
         num_gen=FLAGS.num_gen, feature_net=FLAGS.feature_net, inception=FLAGS.inception,
         leak_kinds=tuple(FLAGS.leak_kinds), grid_images=FLAGS.grid_images, seed=FLAGS.seed,

@@ -3,7 +3,8 @@
 Each worker runs `training.run` with `--strategy=multiworker` and its own `TF_CONFIG`
 (ports found free by binding port 0), one CPU replica each. The test checks that both
 finish, that only the chief wrote the run folder (its checkpoint, log and samples exist;
-the other worker's temporary folder is gone), that the workers end with the same weights,
+the other worker's temporary folder is gone), that the workers end with the same weights
+and ADA p (StyleGAN2 + ADA with lazy R1 and path length, the main model's defaults),
 and that an indivisible global batch is rejected naming --batch with the cluster's replica
 count.
 """
@@ -31,10 +32,11 @@ from tfdisgan import distribute, training
 from tfdisgan.data import describe
 
 prefix, outdir = sys.argv[1], sys.argv[2]
-config = training.TrainConfig(
-    data="procedural:32", outdir=outdir, resolution=16, base_channels=8, max_channels=16,
-    z_dim=16, batch=4, steps=3, tick_kimg=0.008, snapshot_ticks=2, grid_seeds=4,
-    ema_kimg=0.01, strategy="multiworker", run_name="mw")
+config = training.TrainConfig(  # the main model with ADA, R1 and path length (lazy) on
+    data="procedural:32", outdir=outdir, resolution=16, model="stylegan2", cfg="cpu_tiny",
+    z_dim=16, w_dim=16, channel_base=128, channel_max=16, mapping_layers=1, mbstd_group=2,
+    augment="ada", ada_kimg=0.01, batch=4, steps=3, tick_kimg=0.008, snapshot_ticks=2,
+    grid_seeds=4, showcase=False, strategy="multiworker", run_name="mw")
 strategy = training.make_strategy(config)
 record = {"replicas": strategy.num_replicas_in_sync, "chief": distribute.is_chief(strategy)}
 try:
@@ -55,6 +57,7 @@ np.savez(prefix + ".tmp.npz", *weights)
 os.replace(prefix + ".tmp.npz", prefix + ".npz")
 record.update(out_dir=dirs[0], out_dir_left=os.path.exists(dirs[0]),
               d_steps=int(model.d_optimizer.iterations.numpy()),
+              aug_p=float(model.augment.p.numpy()),
               cur_nimg=int(model.cur_nimg.numpy()))
 with open(prefix + ".json", "w") as handle:
     json.dump(record, handle)
@@ -118,7 +121,9 @@ class MultiWorkerTest(tf.test.TestCase):
         self.assertEqual([r["chief"] for r in records], [True, False])
         for record in records:
             self.assertIn("--batch: 3 is not divisible by the 2 replicas", record["batch_error"])
-            self.assertEqual((record["d_steps"], record["cur_nimg"]), (3, 12))
+            # 3 Dmain steps + the lazy Dreg of step 0; 3 steps of 4 images.
+            self.assertEqual((record["d_steps"], record["cur_nimg"]), (4, 12))
+        self.assertEqual(chief["aug_p"], worker["aug_p"])  # ADA's p is one value everywhere
         # Only the chief's run folder exists; the worker's temporary folder is removed.
         self.assertEqual(os.listdir(outdir), [os.path.basename(chief["run_dir"])])
         self.assertEqual(chief["out_dir"], chief["run_dir"])

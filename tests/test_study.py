@@ -68,15 +68,18 @@ class StudyTest(tf.test.TestCase):
         return study.StudyConfig(**{**base, **overrides})
 
     def test_tiny_study_writes_table_json_and_grids(self):
+        # The main model (StyleGAN2, R1 and path length on) with ADA, so the study's arms,
+        # its ADA column and its report are exercised as users run them.
         report_dir = os.path.join(self.get_temp_dir(), "grids")
-        config = self._config(arms=("none", "classic"), report_dir=report_dir,
-                              feature_net="none")
+        config = self._config(arms=("none", "ada"), report_dir=report_dir,
+                              feature_net="none", model="stylegan2", cfg="cpu_tiny",
+                              channel_base=128, channel_max=16)
         result = study.run_study(config, verbose=False)
         with open(os.path.join(config.outdir, "study.json"), encoding="utf-8") as handle:
             stored = json.load(handle)
-        self.assertEqual(list(stored["arms"]), ["none", "classic"])
+        self.assertEqual(list(stored["arms"]), ["none", "ada"])
         self.assertEqual(stored["reals"]["num"], 16)  # flood is every 4th of 64
-        for arm in ("none", "classic"):
+        for arm in ("none", "ada"):
             values = stored["arms"][arm]
             self.assertEqual(values["augment"], arm)
             self.assertAllInRange(np.array([values["leak"]["orientation"],
@@ -84,15 +87,19 @@ class StudyTest(tf.test.TestCase):
             self.assertGreater(values["swd"], 0.0)
             self.assertIsNotNone(values["d_real"])
             self.assertIsNotNone(values["d_heldout"])  # procedural: unseen scenes exist
-            self.assertIsNone(values["aug_p"])  # no ADA
             self.assertTrue(os.path.isfile(os.path.join(report_dir, f"{arm}.png")))
+            with open(os.path.join(values["run_dir"], "config.json"), encoding="utf-8") as f:
+                trained = json.load(f)
+            self.assertEqual((trained["model"], trained["channel_max"]), ("stylegan2", 16))
+        self.assertIsNone(stored["arms"]["none"]["aug_p"])  # no ADA
+        self.assertGreaterEqual(stored["arms"]["ada"]["aug_p"], 0.0)  # ADA's p, logged
         self.assertTrue(os.path.isfile(os.path.join(report_dir, "study.json")))
         self.assertNotIn("kid", stored["arms"]["none"])
         with open(os.path.join(config.outdir, "study.md"), encoding="utf-8") as handle:
             table = handle.read()
         self.assertEqual(table, result["table"])
         self.assertRegex(table, r"\| none \| none \| 0\.016 \|")
-        self.assertRegex(table, r"\| classic \| classic \|")
+        self.assertRegex(table, r"\| ada \| ada \|")
         self.assertIn("FID/KID: not computed (--feature_net=none)", table)
 
     def test_fid_kid_columns_with_a_feature_network(self):
@@ -178,7 +185,8 @@ class StudyTest(tf.test.TestCase):
 class CrossMixStudyTest(tf.test.TestCase):
     def _config(self, **overrides):
         base = dict(data="procedural:32", resolution=16, cfg="cpu_tiny", kimg=None, steps=2,
-                    batch=8, grid_images=4, num_gen=8, mix_res="16",
+                    channel_base=128, channel_max=16, batch=8, grid_images=4, num_gen=8,
+                    mix_res="16",
                     outdir=os.path.join(self.get_temp_dir(), "cross_mix"))
         return study.StudyConfig(**{**base, **overrides})
 

@@ -353,8 +353,8 @@ def bench_export(resolution=64, batch_sizes=(1, 16, 64), preset="cpu_tiny", imag
 
 
 def run_peer(bench_script, sg2ada_root, python, resolutions, batch=8, timeout=3600):
-    """Runs ../shared/peer_bench/bench_sg2ada.py (official StyleGAN2-ADA, PyTorch) in this
-    same benchmark run and returns its per-resolution paper256 numbers."""
+    """Runs `bench_script`, a timer of the official StyleGAN2-ADA (PyTorch) in `python`, in
+    this same benchmark run and returns its per-resolution paper256 numbers."""
     import json
     import subprocess
 

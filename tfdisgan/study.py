@@ -338,6 +338,8 @@ class StudyConfig:
             `steps`, the same number of steps).
         batch: global batch (None: the model's default).
         base_channels, max_channels: DCGAN width.
+        channel_base, channel_max: StyleGAN2 width (None: the `cfg` preset's), as
+            `TrainConfig`.
         arms: subset of `ARMS` to run, in order.
         ada_kimg: ADA's adjustment speed (None: a fifth of the budget, so p can reach its
             level inside a short run; stylegan2-ada's 500 is for runs of thousands of kimg).
@@ -377,6 +379,8 @@ class StudyConfig:
     batch: int | None = None
     base_channels: int = 64
     max_channels: int = 512
+    channel_base: int | None = None
+    channel_max: int | None = None
     arms: tuple = ARMS
     ada_kimg: float | None = None
     freeze_d: int = 0
@@ -473,6 +477,8 @@ def train_config(config, arm, run_dir_parent, transfer_from=""):
     )
     if config.model == "dcgan":
         common.update(base_channels=config.base_channels, max_channels=config.max_channels)
+    else:
+        common.update(channel_base=config.channel_base, channel_max=config.channel_max)
     if arm == "pretrain":
         kimg = None if config.steps else (config.pretrain_kimg or config.kimg)
         return training.TrainConfig(

@@ -160,12 +160,15 @@ class TrainingCallbackTest(tf.test.TestCase):
     def test_metrics_reach_log_jsonl_and_best_checkpoint(self):
         outdir = self.get_temp_dir()
         inception = fixtures.write_synthetic_inception(os.path.join(outdir, "inception"))
+        # The main model (StyleGAN2, R1 and path length on, conditional) ending with its
+        # showcase, as train.py runs it by default.
         config = training.TrainConfig(
-            outdir=outdir, data="procedural:64", resolution=16, base_channels=8,
-            max_channels=32, z_dim=16, batch=8, tick_kimg=0.016, snapshot_ticks=2,
-            grid_seeds=4, ema_kimg=0.05, steps=4, metrics=("fid", "swd"),
-            metrics_kimg=0.016, metrics_num_gen=16, inception=inception,
-            best_metric="fid16_full")
+            outdir=outdir, data="procedural:64", resolution=16, model="stylegan2",
+            cfg="cpu_tiny", z_dim=16, w_dim=16, channel_base=128, channel_max=16,
+            mapping_layers=1, conditional=True, batch=8, tick_kimg=0.016, snapshot_ticks=2,
+            grid_seeds=4, steps=4, metrics=("fid", "swd"), metrics_kimg=0.016,
+            metrics_num_gen=16, inception=inception, best_metric="fid16_full",
+            run_name="sg2")
         os.environ["TFDISGAN_CACHE"] = os.path.join(outdir, "cache")
         try:
             run_dir = training.run(config, verbose=False)
@@ -191,10 +194,24 @@ class TrainingCallbackTest(tf.test.TestCase):
         best_line = min(lines, key=lambda line: line["fid16_full"])
         self.assertEqual(best_step, best_line["step"])
 
-        # The trained run measured afterwards through tfdisgan.export's generator view.
+        # The end-of-run showcase: samples, a walk, a style-mixing figure, a SavedModel
+        # whose images equal the checkpoint's.
+        from PIL import Image
+
         from tfdisgan import export
 
+        showcase = os.path.join(run_dir, "showcase")
+        with Image.open(os.path.join(showcase, "style_mixing.png")) as image:
+            self.assertEqual(image.size, (5 * 16, 4 * 16))  # 4 column + 3 row seeds
+        with Image.open(os.path.join(showcase, "latent_walk.gif")) as gif:
+            self.assertGreater(gif.n_frames, 1)
+        self.assertTrue(os.path.isfile(os.path.join(showcase, "samples.png")))
+        saved = os.path.join(run_dir, "export", "sg2", "1")
         view = export.load_network(run_dir)
+        self.assertAllEqual(export.load_network(saved).images_from_seeds([0, 1], "flood", 0.7),
+                            view.images_from_seeds([0, 1], "flood", 0.7))
+
+        # The trained run measured afterwards through tfdisgan.export's generator view.
         records = core.calc_metrics(view, config.data, ["swd", "msssim"], num_gen=16,
                                     run_dir=run_dir, extra={"kimg": 0.032})
         self.assertEqual(records[0]["resolution"], 16)

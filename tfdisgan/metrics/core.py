@@ -33,6 +33,7 @@ Example:
     {'fid2k_full': 41.7}
 """
 
+import contextlib
 import dataclasses
 import hashlib
 import inspect
@@ -284,20 +285,26 @@ def _generate_fn(model, batch_size):
 def iterate_fakes(model, num, batch_size=64, seed=0, psi=1.0, label_fn=None):
     """Yields uint8 batches [b, H, W, 3] of `num` fakes of `model`.
 
-    Latents are `np.random.RandomState(seed)` normals, so an evaluation is reproducible.
+    Latents are `np.random.RandomState(seed)` normals and random noise is drawn under
+    `GAN.fixed_noise(seed)`, so an evaluation is reproducible.
     """
     rng = np.random.RandomState(seed)
     label_fn = label_fn or (lambda n: None)
     generate = _generate_fn(model, batch_size)
-    done = 0
-    while done < num:
-        n = min(batch_size, num - done)
-        z = rng.randn(n, model.z_dim).astype(np.float32)
-        images = np.asarray(generate(z, label_fn(n), psi))
-        if images.shape[-1] == 1:
-            images = np.repeat(images, 3, axis=-1)
-        yield images
-        done += n
+    # Random noise from a stream fixed by `seed` too (GAN.fixed_noise): the same weights
+    # score the same during training and afterwards. A SavedModel has const noise only.
+    gan = model if hasattr(model, "fixed_noise") else getattr(model, "model", None)
+    fixed = gan.fixed_noise(seed) if hasattr(gan, "fixed_noise") else contextlib.nullcontext()
+    with fixed:
+        done = 0
+        while done < num:
+            n = min(batch_size, num - done)
+            z = rng.randn(n, model.z_dim).astype(np.float32)
+            images = np.asarray(generate(z, label_fn(n), psi))
+            if images.shape[-1] == 1:
+                images = np.repeat(images, 3, axis=-1)
+            yield images
+            done += n
 
 
 # ------------------------------------------------------------------------------------------

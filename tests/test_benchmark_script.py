@@ -1,0 +1,52 @@
+"""scripts/benchmark.py end to end: a suite measured into the JSON report, earlier results
+of the same report kept, and flag errors in one line."""
+
+import json
+import os
+import subprocess
+import sys
+
+import tensorflow as tf
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def _script(*args):
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
+    return subprocess.run([sys.executable, os.path.join(REPO, "scripts", "benchmark.py"),
+                           *args], capture_output=True, text=True, env=env, timeout=600)
+
+
+class BenchmarkScriptTest(tf.test.TestCase):
+    def test_a_suite_writes_the_report_and_keeps_earlier_results(self):
+        out = os.path.join(self.get_temp_dir(), "machine.json")
+        with open(out, "w", encoding="utf-8") as handle:
+            json.dump({"reader": {"images_per_s": 123.0}}, handle)  # an earlier run's suite
+        result = _script("--suites=procedural", f"--out={out}")
+        self.assertEqual(result.returncode, 0, result.stderr[-3000:])
+        with open(out, encoding="utf-8") as handle:
+            report = json.load(handle)
+        self.assertEqual(report["reader"], {"images_per_s": 123.0})
+        self.assertGreater(report["procedural"]["images_per_s"], 0.0)
+        for key in ("machine", "tensorflow", "keras"):
+            self.assertIn(key, report["environment"])
+        self.assertIn(f"wrote {out}", result.stdout)
+        self.assertIn("| run | res | batch |", result.stdout)
+        self.assertFalse(os.path.exists(out + ".tmp"))  # written atomically
+
+    def test_flag_errors_name_the_flag(self):
+        for args, expected in [
+            (("--suites=nope",), "--suites: unknown ['nope']"),
+            (("--suites=peer",), "--suites=peer needs --peer_root, --peer_python and "
+                                 "--peer_bench"),
+        ]:
+            with self.subTest(args=args):
+                out = os.path.join(self.get_temp_dir(), "never.json")
+                result = _script(*args, f"--out={out}")
+                self.assertNotEqual(result.returncode, 0)
+                self.assertIn(expected, result.stderr)
+                self.assertNotIn("Traceback", result.stderr)
+
+
+if __name__ == "__main__":
+    tf.test.main()
