@@ -13,7 +13,7 @@ import numpy as np
 import tensorflow as tf
 from PIL import Image
 
-from tfdisgan import export, mixing, training
+from tfdisgan import export, gallery, mixing, training
 from tfdisgan.data import describe
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -100,7 +100,7 @@ class ShowcaseAndScriptsTest(tf.test.TestCase):
         # Class names come from the dataset when config.json does not record them.
         self.assertEqual(view.class_names, ("building_fire", "wildfire", "earthquake", "flood"))
         self.assertAllEqual(view.images_from_seeds([0, 1], 2, 0.7), expected)
-        paths = export.showcase(self.sg_run, model=view.model, class_names=view.class_names,
+        paths = gallery.showcase(self.sg_run, model=view.model, class_names=view.class_names,
                                 verbose=False)
         with Image.open(paths["style_mixing"]) as image:
             self.assertEqual(image.size, (5 * RES, 4 * RES))  # 4 column + 3 row seeds

@@ -22,7 +22,7 @@ import numpy as np
 import tensorflow as tf
 
 from tests.test_generate_scripts import DCGAN_RUN, REPO
-from tfdisgan import export, mixing, runs, training, transfer
+from tfdisgan import checkpoint_files, export, mixing, training, transfer
 from tfdisgan.metrics import core
 
 DATA = "ckpt-3.data-00000-of-00001"
@@ -179,7 +179,8 @@ class CheckpointErrorsTest(_ScriptCase):
         data = os.path.join(run, "checkpoints", DATA)
         self.assertEqual(os.path.getsize(data),
                          os.path.getsize(os.path.join(self.run_dir, "checkpoints", DATA)))
-        self.assertIn("checksum", runs.checkpoint_problem(data[: -len(".data-00000-of-00001")]))
+        self.assertIn("checksum", checkpoint_files.checkpoint_problem(
+            data[: -len(".data-00000-of-00001")]))
         with self.assertRaises(export.NetworkError) as caught:
             export.load_network(run)
         message = str(caught.exception)
@@ -221,7 +222,7 @@ class CheckpointErrorsTest(_ScriptCase):
         run = self._damaged("all_bad", damage_all)
         with self.assertRaisesRegex(export.NetworkError, "no other readable checkpoint in"):
             export.load_model(run)
-        self.assertIsNone(runs.checkpoint_problem(
+        self.assertIsNone(checkpoint_files.checkpoint_problem(
             os.path.join(self.run_dir, "checkpoints", "ckpt-3")))
 
     def test_intact_checkpoint_of_another_model(self):
@@ -340,14 +341,14 @@ class NotANetworkTest(_ScriptCase):
         torch_pkl = self._write("network-snapshot-000200.pkl",
                                 b"\x80\x04\x95\x10\x00\x00\x00\x00\x00\x00\x00}\x94\x8c\x01G"
                                 b"ctorch_utils.persistence\n_reconstruct_persistent_obj\n.")
-        self.assertIn(f"is {runs.PYTORCH_PICKLE}", self._error(torch_pkl))
+        self.assertIn(f"is {checkpoint_files.PYTORCH_PICKLE}", self._error(torch_pkl))
 
     def test_text_files(self):
         run_dir = _FIXTURE["run_dir"]
         readme = self._write("README.md", "# 건물화재 demo\nSee runs/.\n".encode())
         message = self._error(readme)
         self.assertIn("is a text file, not a run folder, checkpoint or SavedModel; --network "
-                      f"takes {runs.NETWORK_FORMS}.", message)
+                      f"takes {checkpoint_files.NETWORK_FORMS}.", message)
         flags_txt = os.path.join(run_dir, "flags.txt")
         self.assertIn(f"It lies in the run folder {run_dir!r}: pass --network={run_dir}.",
                       self._error(flags_txt))

@@ -6,9 +6,9 @@ dataset tool's decode workers can import `tfdisgan.data.folder` without TensorFl
 * data: `build_dataset`, `load_dataset`, `describe`, `PROCEDURAL_CLASSES`
 * augment: `DiffAugment`, `AdaptiveAugment` (ADA), `ClassicAugment`, `get_augment`
 * models: `GAN`, `DCGAN`, `StyleGAN2`
-* training: `TrainConfig`, `train` (the run behind scripts/train.py)
-* export / mixing: `export_saved_model`, `load_network`, `showcase`, `GeneratorView`,
-  `latent_walk`, `style_mixing_grid`, `write_gif`
+* config / training: `TrainConfig`, `train` (the run behind scripts/train.py)
+* views / export / gallery / mixing / images: `GeneratorView`, `export_saved_model`,
+  `load_network`, `showcase`, `latent_walk`, `style_mixing_grid`, `write_gif`
 * metrics: `calc_metrics` (FID/KID, SWD, MS-SSIM, precision/recall; `tfdisgan.metrics`)
 """
 
@@ -28,15 +28,15 @@ _EXPORTS = {
     "DCGAN": ("tfdisgan.models", "DCGAN"),
     "GAN": ("tfdisgan.models", "GAN"),
     "StyleGAN2": ("tfdisgan.models", "StyleGAN2"),
-    "TrainConfig": ("tfdisgan.training", "TrainConfig"),
+    "TrainConfig": ("tfdisgan.config", "TrainConfig"),
     "train": ("tfdisgan.training", "run"),
     "export_saved_model": ("tfdisgan.export", "export_saved_model"),
     "load_network": ("tfdisgan.export", "load_network"),
-    "showcase": ("tfdisgan.export", "showcase"),
-    "GeneratorView": ("tfdisgan.mixing", "GeneratorView"),
+    "showcase": ("tfdisgan.gallery", "showcase"),
+    "GeneratorView": ("tfdisgan.views", "GeneratorView"),
     "latent_walk": ("tfdisgan.mixing", "latent_walk"),
     "style_mixing_grid": ("tfdisgan.mixing", "style_mixing_grid"),
-    "write_gif": ("tfdisgan.mixing", "write_gif"),
+    "write_gif": ("tfdisgan.images", "write_gif"),
     "calc_metrics": ("tfdisgan.metrics", "calc_metrics"),
 }
 

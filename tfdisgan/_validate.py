@@ -10,6 +10,76 @@ import numbers
 import numpy as np
 
 PSI_RANGE = (-1.0, 2.0)  # truncation psi: the range the exported SavedModel checks too
+# Noise modes of the StyleGAN2 synthesis network (and of `StyleGAN2.synthesize`).
+NOISE_MODES = ("random", "const", "none")
+
+
+def is_int(value):
+    """True for a Python or NumPy integer (not a bool)."""
+    return isinstance(value, (int, np.integer)) and not isinstance(value, bool)
+
+
+def is_number(value):
+    """True for a Python or NumPy integer or float (not a bool)."""
+    return isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool)
+
+
+def check_int(name, value, minimum, allow_none=False):
+    """Checks an int argument ``>= minimum`` (or None with ``allow_none``).
+
+    Raises:
+        ValueError: "`name` must be an int >= minimum[ or None]. Received: name=value".
+    """
+    if value is None and allow_none:
+        return
+    if not is_int(value) or value < minimum:
+        none = " or None" if allow_none else ""
+        raise ValueError(f"`{name}` must be an int >= {minimum}{none}. Received: {name}={value!r}")
+
+
+def check_number(name, value, minimum=None, maximum=None, allow_none=False):
+    """Checks a number argument in ``[minimum, maximum]`` (either bound optional; or None
+    with ``allow_none``).
+
+    Raises:
+        ValueError: "`name` must be a number in [minimum, maximum]" (or ">= minimum").
+    """
+    if value is None and allow_none:
+        return
+    if (
+        not is_number(value)
+        or (minimum is not None and value < minimum)
+        or (maximum is not None and value > maximum)
+    ):
+        bounds = f" in [{minimum}, {maximum}]" if maximum is not None else f" >= {minimum}"
+        raise ValueError(f"`{name}` must be a number{bounds}. Received: {name}={value!r}")
+
+
+def check_resolution(name, value, minimum=4):
+    """Checks an image resolution: an int power of two ``>= minimum``.
+
+    Raises:
+        ValueError: "`name` must be a power of two >= minimum. Received: name=value".
+    """
+    if not is_int(value) or value < minimum or value & (value - 1):
+        raise ValueError(
+            f"`{name}` must be a power of two >= {minimum}. Received: {name}={value!r}"
+        )
+
+
+def check_choice(name, value, choices):
+    """Checks that ``value`` is one of ``choices``.
+
+    Raises:
+        ValueError: "`name` must be one of choices. Received: name=value".
+    """
+    if value not in choices:
+        raise ValueError(f"`{name}` must be one of {choices}. Received: {name}={value!r}")
+
+
+def check_noise_mode(noise_mode):
+    """Checks a StyleGAN2 noise mode: one of ``NOISE_MODES``."""
+    check_choice("noise_mode", noise_mode, NOISE_MODES)
 
 
 def _label(name):
@@ -52,4 +122,15 @@ def check_psi(psi, name="psi"):
     return psi
 
 
-__all__ = ["PSI_RANGE", "check_psi"]
+__all__ = [
+    "NOISE_MODES",
+    "PSI_RANGE",
+    "check_choice",
+    "check_int",
+    "check_noise_mode",
+    "check_number",
+    "check_psi",
+    "check_resolution",
+    "is_int",
+    "is_number",
+]

@@ -18,31 +18,12 @@ import time
 import keras
 import numpy as np
 import tensorflow as tf
-from PIL import Image
+
+from tfdisgan.images import image_grid, save_png  # noqa: F401 - also callbacks' names
 
 
 class TrainingDiverged(RuntimeError):
     """A loss or metric became NaN/Inf; training stopped before saving the bad state."""
-
-
-def image_grid(images, columns=None):
-    """Tiles uint8 images [N,H,W,C] into one [rows*H, columns*W, C] array (row-major)."""
-    images = np.asarray(images)
-    count, height, width, channels = images.shape
-    columns = columns or int(math.ceil(math.sqrt(count)))
-    rows = int(math.ceil(count / columns))
-    grid = np.zeros((rows * height, columns * width, channels), images.dtype)
-    for index, image in enumerate(images):
-        row, col = divmod(index, columns)
-        grid[row * height : (row + 1) * height, col * width : (col + 1) * width] = image
-    return grid
-
-
-def save_png(array, path):
-    """Writes a uint8 image atomically (temporary file, then rename)."""
-    tmp = f"{path}.tmp.png"
-    Image.fromarray(np.asarray(array).squeeze()).save(tmp)
-    os.replace(tmp, path)
 
 
 def grid_labels(num_images, num_classes, columns):

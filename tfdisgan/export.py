@@ -1,4 +1,4 @@
-"""Generators -> SavedModels for TF Serving; loading networks; the end-of-training showcase.
+"""Generators -> SavedModels for TF Serving, and loading any network as a view.
 
 ``export_saved_model`` writes the EMA generator of a trained ``DCGAN`` / ``StyleGAN2`` in
 TF Serving's layout (``MODEL_NAME/VERSION/saved_model.pb``) with batched signatures that
@@ -42,25 +42,27 @@ Example:
     (3, 256, 256, 3)
 """
 
-import dataclasses
-import gc
-import glob
 import json
 import logging
 import os
-import re
 import shutil
 import tempfile
 
 import numpy as np
 import tensorflow as tf
 
-from tfdisgan import mixing, runs
+from tfdisgan import checkpoint_files, views
+from tfdisgan._validate import PSI_RANGE
 from tfdisgan.models.gan import GAN, MAX_SEED, seeds_to_z
+from tfdisgan.runs import (  # noqa: F401 - the loaders' names, as before
+    NetworkError,
+    is_saved_model,
+    load_model,
+    resolve_network,
+)
 from tfdisgan.version import __version__
 
 DEFAULT_MAX_BATCH = 256
-PSI_RANGE = mixing.PSI_RANGE  # checked in-graph too: HTTP 400 in TF Serving
 METADATA = os.path.join("assets.extra", "tfdisgan.json")
 SIGNATURES_ALL = ("serving_default", "generate_from_z", "mapping", "generate_from_w", "mix")
 SIGNATURES_DCGAN = ("serving_default", "generate_from_z")
@@ -130,7 +132,7 @@ class _GeneratorModule(tf.Module):
         if class_id is not None:
             view = self._view
             if view.num_classes:
-                valid = mixing._describe_classes(view.num_classes, view.class_names)
+                valid = views.describe_classes(view.num_classes, view.class_names)
                 message = f"`class_id` must be in [0, {view.num_classes}): {valid}."
                 high = view.num_classes
             else:
@@ -156,7 +158,7 @@ class _GeneratorModule(tf.Module):
         mapping = view.net.mapping
         ws = mapping(z, self._labels(class_id), training=False)
         if mapping.w_avg is not None:
-            ws = mixing.truncate_ws(ws, mapping.w_avg, psi, view.truncation_cutoff)
+            ws = views.truncate_ws(ws, mapping.w_avg, psi, view.truncation_cutoff)
         return ws
 
     def _images(self, z, psi, class_id):
@@ -212,7 +214,7 @@ class _GeneratorModule(tf.Module):
             psi, class_id = tf.identity(psi), tf.identity(class_id)
             coarse = self._ws(seeds_to_z(tf.identity(coarse_seeds), z_dim), psi, class_id)
             fine = self._ws(seeds_to_z(tf.identity(fine_seeds), z_dim), psi, class_id)
-            ws = mixing.crossover_ws(coarse, fine, tf.identity(crossover))
+            ws = views.crossover_ws(coarse, fine, tf.identity(crossover))
             images = self._view.net.synthesis(ws, noise_mode="const", training=False)
             return {"images": _uint8(images)}
 
@@ -282,11 +284,11 @@ def export_saved_model(network, export_dir, max_batch=DEFAULT_MAX_BATCH, class_n
             f"{network.path!r} is already an exported SavedModel: copy its folder instead."
         )
     if isinstance(network, GAN):
-        view = mixing.GeneratorView(network, class_names=class_names)
+        view = views.GeneratorView(network, class_names=class_names)
     else:
-        view = mixing.as_view(network)
+        view = views.as_view(network)
         if class_names is not None:
-            view = mixing.GeneratorView(view.model, view.use_ema, class_names)
+            view = views.GeneratorView(view.model, view.use_ema, class_names)
     if os.path.exists(export_dir) and not overwrite:
         raise ValueError(f"{export_dir!r} exists; pass overwrite=True (--overwrite) to replace.")
     parent = os.path.dirname(export_dir) or "."
@@ -321,11 +323,7 @@ def export_saved_model(network, export_dir, max_batch=DEFAULT_MAX_BATCH, class_n
 # ------------------------------------------------------------------------------------------
 
 
-class NetworkError(ValueError):
-    """A ``--network`` that names nothing loadable; the message names the path."""
-
-
-class SavedModelView(mixing.GeneratorView):
+class SavedModelView(views.GeneratorView):
     """A ``GeneratorView`` of an exported SavedModel (runs its signatures).
 
     Noise is always "const" (what was exported). ``images_from_seeds`` runs
@@ -348,7 +346,7 @@ class SavedModelView(mixing.GeneratorView):
         except (OSError, IndexError, ValueError, tf.errors.OpError) as error:
             # OSError: an unparsable saved_model.pb; the others: its variables (a checkpoint).
             raise NetworkError(f"The SavedModel {self.path!r} cannot be loaded (damaged or "
-                               f"truncated?): {runs.one_line(error)}") from None
+                               f"truncated?): {checkpoint_files.one_line(error)}") from None
         finally:
             logger.setLevel(level)
         sigs = self.loaded.signatures
@@ -364,7 +362,7 @@ class SavedModelView(mixing.GeneratorView):
                     meta = json.load(handle)
             except (OSError, ValueError) as error:
                 raise NetworkError(f"The SavedModel {self.path!r}: {meta_path} is "
-                                   f"unreadable ({runs.one_line(error)})") from None
+                                   f"unreadable ({checkpoint_files.one_line(error)})") from None
         z_spec = sigs["generate_from_z"].structured_input_signature[1]["z"]
         self.model = None
         self.net = None
@@ -384,7 +382,7 @@ class SavedModelView(mixing.GeneratorView):
         self.max_batch = int(meta.get("max_batch", DEFAULT_MAX_BATCH))
         self.batch_size = max(1, min(int(batch_size), self.max_batch))
         self.noise_modes = ("const",)
-        self.class_names = mixing._check_class_names(meta.get("class_names"), self.num_classes)
+        self.class_names = views.check_class_names(meta.get("class_names"), self.num_classes)
         self.metadata = meta
 
     def _cls(self, labels, n):
@@ -403,191 +401,26 @@ class SavedModelView(mixing.GeneratorView):
     def ws_from_z(self, z, labels=None, psi=1.0):
         self.require_styles("latents in w")
         z = self._check_z(z)
-        return self._run("mapping", "ws", z=z, psi=mixing.psi_per_row(psi, len(z)),
+        return self._run("mapping", "ws", z=z, psi=views.psi_per_row(psi, len(z)),
                          class_id=self._cls(labels, len(z)))
 
     def images_from_z(self, z, labels=None, psi=1.0, noise_mode="const"):
         self._check_noise(noise_mode)
         z = self._check_z(z)
-        return self._run("generate_from_z", "images", z=z, psi=mixing.psi_per_row(psi, len(z)),
+        return self._run("generate_from_z", "images", z=z, psi=views.psi_per_row(psi, len(z)),
                          class_id=self._cls(labels, len(z)))
 
     def images_from_seeds(self, seeds, labels=None, psi=1.0, noise_mode="const"):
         self._check_noise(noise_mode)
-        seeds = mixing.check_seeds(seeds)
+        seeds = views.check_seeds(seeds)
         return self._run("serving_default", "images", seeds=seeds,
-                         psi=mixing.psi_per_row(psi, len(seeds)),
+                         psi=views.psi_per_row(psi, len(seeds)),
                          class_id=self._cls(labels, len(seeds)))
 
     def images_from_ws(self, ws, noise_mode="const"):
         self.require_styles("synthesis from ws")
         self._check_noise(noise_mode)
         return self._run("generate_from_w", "images", ws=self._check_ws(ws))
-
-
-def _is_saved_model(path):
-    return os.path.isfile(os.path.join(path, "saved_model.pb"))
-
-
-def _latest_version(path):
-    versions = [int(e) for e in os.listdir(path) if e.isdigit() and _is_saved_model(
-        os.path.join(path, e))]
-    return os.path.join(path, str(max(versions))) if versions else None
-
-
-def resolve_network(path, flag="--network", accepts=runs.NETWORK_FORMS):
-    """Classifies ``--network``: ``("saved_model", dir)`` or ``("checkpoint", prefix,
-    run_dir)``.
-
-    Accepts a SavedModel version folder, a model folder of numeric versions (the latest), a
-    run folder (its latest checkpoint), a ``checkpoints`` folder, or a checkpoint prefix
-    (``RUN/checkpoints/ckpt-12``). Nothing is read beyond names and file headers: a damaged
-    checkpoint shows when it is restored (`load_model`).
-
-    Args:
-        path: str, what the flag names.
-        flag: str, the flag, named in the messages (``--network_a``, ``--transfer_from``).
-        accepts: str, what the flag takes (listed when ``path`` is none of it).
-
-    Raises:
-        NetworkError: nothing loadable there; the message names the path and says what it
-            is (a pickle, a text file, one file of a checkpoint, a checkpoint without its
-            index, ...) and what to pass instead.
-    """
-    path = os.fspath(path)
-    if os.path.isdir(path):
-        if _is_saved_model(path):
-            return ("saved_model", path)
-        latest = _latest_version(path)
-        if latest:
-            return ("saved_model", latest)
-        prefix = None
-        for folder in (os.path.join(path, "checkpoints"), path):
-            if not os.path.isdir(folder):
-                continue
-            with runs.quiet_tf_logs():
-                prefix = tf.train.latest_checkpoint(folder)
-            if prefix:
-                break
-            if runs.checkpoint_prefixes(folder):
-                state = os.path.join(folder, "checkpoint")
-                raise NetworkError(
-                    f"{flag} {path!r}: {state} names no readable checkpoint (the file is "
-                    "missing or damaged, or its newest checkpoint was deleted)"
-                    + runs.alternatives_hint(folder, flag=flag))
-    elif os.path.isfile(f"{path}.index"):
-        prefix = path
-    elif glob.glob(f"{glob.escape(path)}.data-*"):
-        raise NetworkError(f"{flag} {path!r}: the checkpoint's index {path}.index is missing"
-                           + runs.alternatives_hint(os.path.dirname(path), bad=path, flag=flag))
-    elif os.path.isfile(path):
-        raise NetworkError(runs.describe_non_network(path, flag, accepts))
-    else:
-        raise NetworkError(f"{flag} {path!r} does not exist.")
-    if not prefix:
-        raise NetworkError(
-            f"{flag} {path!r} is neither a SavedModel (saved_model.pb), a folder of "
-            "numeric SavedModel versions, a run folder with checkpoints/, nor a checkpoint; "
-            f"{flag} takes {accepts}."
-        )
-    run_dir = runs.find_run_dir(os.path.dirname(prefix))
-    if run_dir is None:
-        raise NetworkError(
-            f"Found the checkpoint {prefix!r} but no config.json in its run folder above it: "
-            "the model cannot be rebuilt without the run's config."
-        )
-    return ("checkpoint", prefix, run_dir)
-
-
-def _restore(model, step, prefix):
-    """Restores ``prefix`` into ``model``; returns None, or why it failed (one line).
-
-    A failed restore leaves TensorFlow objects whose deletion logs warnings: they are freed
-    here, with those logs silenced, so nothing prints after the caller's error.
-    """
-    from tfdisgan import training
-
-    with runs.quiet_tf_logs():
-        checkpoint = training.make_checkpoint(model, step)
-        try:
-            checkpoint.restore(prefix).assert_existing_objects_matched()
-            return None
-        except (AssertionError, *runs.CHECKPOINT_ERRORS) as error:  # unmatched, or unreadable
-            failure = runs.one_line(error)
-        del checkpoint
-        gc.collect()
-    return failure
-
-
-def load_model(path, flag="--network", accepts=runs.NETWORK_FORMS):
-    """Rebuilds a trained model from a run folder or a checkpoint.
-
-    Reads ``RUN_DIR/config.json`` (the resolved training config), rebuilds the model with
-    ``tfdisgan.training.build_model`` and restores the checkpoint (the latest one for a run
-    folder).
-
-    Args:
-        path: run folder, ``checkpoints`` folder or checkpoint prefix.
-        flag, accepts: as `resolve_network`.
-
-    Returns:
-        ``(model, class_names, prefix)``: the ``GAN``; class names by id (None for an
-        unconditional model); the checkpoint restored.
-
-    Raises:
-        NetworkError: nothing to load, the config / dataset description is unusable, or the
-            checkpoint cannot be restored (truncated, damaged, a missing file: the message
-            names the file and the readable checkpoints beside it; or it does not match the
-            model ``config.json`` describes). Never falls back to an older checkpoint.
-    """
-    from tfdisgan import training
-    from tfdisgan.data import describe
-
-    kind = resolve_network(path, flag, accepts)
-    if kind[0] != "checkpoint":
-        raise NetworkError(f"{flag} {path!r} is a SavedModel, not a training checkpoint.")
-    _, prefix, run_dir = kind
-    config_path = os.path.join(run_dir, "config.json")
-    try:
-        with open(config_path, encoding="utf-8") as handle:
-            stored = json.load(handle)
-    except (OSError, ValueError) as error:
-        raise NetworkError(f"{config_path}: unreadable run config ({runs.one_line(error)})") \
-            from None
-    if not isinstance(stored, dict):
-        raise NetworkError(f"{config_path}: not a tfdisgan run config (not a JSON object)")
-    fields = {f.name for f in dataclasses.fields(training.TrainConfig)}
-    values = {k: (tuple(v) if isinstance(v, list) else v) for k, v in stored.items()
-              if k in fields}
-    try:
-        config = training.TrainConfig(**values)
-    except TypeError as error:
-        raise NetworkError(f"{config_path}: not a tfdisgan run config ({error})") from None
-    num_classes = stored.get("num_classes")
-    class_names = stored.get("class_names")
-    if num_classes is None:
-        try:
-            info = describe(config.data)
-        except (OSError, ValueError) as error:
-            raise NetworkError(
-                f"{config_path} does not record the classes and its dataset "
-                f"{config.data!r} cannot be read to find them: {error}"
-            ) from None
-        num_classes = info.num_classes if config.conditional else 0
-        class_names = list(info.class_names)
-    model, step = training.build_model(config, int(num_classes), tf.distribute.get_strategy())
-    failure = _restore(model, step, prefix)
-    if failure is not None:
-        what = (f"{flag} {path!r} cannot be restored" if os.path.normpath(path) ==
-                os.path.normpath(prefix) else f"{flag} {path!r}: its newest checkpoint "
-                f"{os.path.basename(prefix)} cannot be restored")
-        problem = runs.checkpoint_problem(prefix)
-        if problem is None:  # every byte reads back: it is another model's checkpoint
-            raise NetworkError(f"{what}: it does not match the model {config_path} describes "
-                               f"({failure}).")
-        hint = runs.alternatives_hint(os.path.dirname(prefix), bad=prefix, flag=flag)
-        raise NetworkError(f"{what}: {problem}{hint}")
-    return model, (tuple(class_names) if num_classes and class_names else None), prefix
 
 
 def load_network(path, use_ema=True, batch_size=16, flag="--network"):
@@ -609,79 +442,8 @@ def load_network(path, use_ema=True, batch_size=16, flag="--network"):
             raise NetworkError("An exported SavedModel holds only the EMA generator.")
         return SavedModelView(kind[1], batch_size=batch_size)
     model, class_names, _ = load_model(path, flag)
-    return mixing.GeneratorView(model, use_ema=use_ema, class_names=class_names,
+    return views.GeneratorView(model, use_ema=use_ema, class_names=class_names,
                                 batch_size=batch_size)
-
-
-# ------------------------------------------------------------------------------------------
-# The end-of-training showcase
-# ------------------------------------------------------------------------------------------
-
-
-def model_name(run_dir):
-    """TF Serving model name for a run folder: ``00003-demo`` -> ``demo``."""
-    base = os.path.basename(os.path.normpath(run_dir))
-    base = re.sub(r"^\d{5}-", "", base)
-    return re.sub(r"[^A-Za-z0-9_.-]+", "_", base) or "generator"
-
-
-def showcase(run_dir, model=None, class_names=None, psi=0.7, verbose=True, export=True):
-    """Writes what a user wants to see after training, and prints the paths.
-
-    ``RUN_DIR/showcase/``: ``samples.png`` (16 images, one class per row when conditional),
-    ``latent_walk.gif`` (a looping walk through 4 seeds, 32 frames), ``style_mixing.png``
-    (StyleGAN2: 3 row x 4 column seeds, coarse styles from the columns) or
-    ``interpolation.png`` (DCGAN: 3 rows of 8 steps); and ``RUN_DIR/export/NAME/1``, the
-    SavedModel for TF Serving. Cheap: a few dozen small forward passes and one export.
-
-    Args:
-        run_dir: str, the run folder.
-        model: the trained ``GAN``, or None to load the run's latest checkpoint.
-        class_names: class names by id (None: from the run when loading).
-        psi: float, truncation of the pictures (StyleGAN2 in w; DCGAN scales z).
-        verbose: bool, print the paths.
-        export: bool, write the SavedModel too.
-
-    Returns:
-        dict ``{"samples", "latent_walk", "style_mixing" | "interpolation",
-        "saved_model"}`` of paths.
-    """
-    if model is None:
-        model, loaded_names, _ = load_model(run_dir)
-        class_names = class_names if class_names is not None else loaded_names
-    view = mixing.GeneratorView(
-        model, class_names=class_names if model.num_classes else None)
-    out = os.path.join(run_dir, "showcase")
-    os.makedirs(out, exist_ok=True)
-    paths = {}
-    columns = 4
-    labels = None
-    if view.num_classes:
-        labels = np.arange(16) // columns % view.num_classes
-    images = view.images_from_seeds(range(16), labels, psi)
-    paths["samples"] = mixing.save_grid(images, os.path.join(out, "samples.png"), columns)
-    label = 0 if view.num_classes else None
-    frames = mixing.latent_walk(view, [0, 1, 2, 3], frames=32, psi=psi, label=label)
-    paths["latent_walk"] = mixing.write_gif(frames, os.path.join(out, "latent_walk.gif"), fps=12)
-    if view.style_based:
-        coarse = min(4, view.num_ws)
-        mix = mixing.style_mixing_grid(view, [0, 1, 2], [10, 11, 12, 13], range(coarse), psi,
-                                       row_class=label, col_class=label)
-        paths["style_mixing"] = os.path.join(out, "style_mixing.png")
-        mixing.save_png(mix.image, paths["style_mixing"])
-    else:
-        grid, _ = mixing.interpolation_grid(view, [0, 1, 2, 3], steps=8, psi=psi, label=label)
-        paths["interpolation"] = os.path.join(out, "interpolation.png")
-        mixing.save_png(grid, paths["interpolation"])
-    if export:
-        export_dir = os.path.join(run_dir, "export", model_name(run_dir), "1")
-        paths["saved_model"] = export_saved_model(model, export_dir, class_names=view.class_names,
-                                                  overwrite=True)
-    if verbose:
-        print("Showcase:")
-        for key, path in paths.items():
-            print(f"  {key:<13} {path}")
-    return paths
 
 
 __all__ = [
@@ -692,7 +454,5 @@ __all__ = [
     "export_saved_model",
     "load_model",
     "load_network",
-    "model_name",
     "resolve_network",
-    "showcase",
 ]

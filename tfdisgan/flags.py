@@ -121,7 +121,7 @@ _TRAIN_HELP = {
 
 
 def define_train_flags(flag_values=None):
-    """Flags of scripts/train.py: one per `training.TrainConfig` field, same defaults.
+    """Flags of scripts/train.py: one per `config.TrainConfig` field, same defaults.
 
     Args:
         flag_values: `absl.flags.FlagValues` to define them in (default the global FLAGS).
@@ -129,7 +129,7 @@ def define_train_flags(flag_values=None):
     import dataclasses
     import types
 
-    from tfdisgan.training import TrainConfig
+    from tfdisgan.config import TrainConfig
 
     flag_values = flags.FLAGS if flag_values is None else flag_values
     defaults = TrainConfig()
@@ -151,10 +151,10 @@ def define_train_flags(flag_values=None):
 
 
 def train_config_from_flags(values=None):
-    """A `training.TrainConfig` from the parsed flags (typed, nothing else)."""
+    """A `config.TrainConfig` from the parsed flags (typed, nothing else)."""
     import dataclasses
 
-    from tfdisgan.training import TrainConfig
+    from tfdisgan.config import TrainConfig
 
     values = values or flags.FLAGS
     kwargs = {}

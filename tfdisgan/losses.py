@@ -9,8 +9,11 @@ Reference:
     Goodfellow et al., "Generative Adversarial Networks", 2014 (non-saturating loss).
     Mescheder et al., "Which Training Methods for GANs do actually Converge?", 2018 (R1).
     Karras et al., stylegan2-ada-pytorch ``training/loss.py`` (``StyleGAN2Loss``).
+    Karras et al., "Analyzing and Improving the Image Quality of StyleGAN", CVPR 2020
+    (path-length regularisation).
 """
 
+import tensorflow as tf
 from keras import ops
 
 
@@ -116,3 +119,26 @@ def r1_penalty(real_grads):
             f"Received: real_grads.shape={real_grads.shape}"
         )
     return ops.sum(ops.square(real_grads), axis=tuple(range(1, rank)))
+
+
+def path_lengths(synthesis_fn, ws, pl_noise):
+    """Path lengths of loss.py: the norm of ``J^T y`` per example.
+
+    ``g = d sum(synthesis_fn(ws) * pl_noise) / d ws`` (one backward pass gives ``J^T y`` for
+    every example at once, the examples being independent); ``length = sqrt(mean over the
+    num_ws axis of the sum over the w_dim axis of g^2)``, i.e. official
+    ``pl_grads.square().sum(2).mean(1).sqrt()``. Differentiable (double backprop).
+
+    Args:
+        synthesis_fn: callable ``ws -> images [N, H, W, C]``.
+        ws: ``[N, num_ws, w_dim]``.
+        pl_noise: ``[N, H, W, C]``, normally ``N(0, I) / sqrt(H * W)``.
+
+    Returns:
+        ``[N]`` lengths.
+    """
+    with tf.GradientTape(watch_accessed_variables=False) as tape:
+        tape.watch(ws)
+        projected = ops.sum(ops.cast(synthesis_fn(ws), "float32") * pl_noise)
+    grads = tape.gradient(projected, ws)
+    return ops.sqrt(ops.mean(ops.sum(ops.square(grads), axis=2), axis=1))

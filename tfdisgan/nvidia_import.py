@@ -59,13 +59,10 @@ Reference:
     NVlabs/stylegan2-ada-pytorch ``legacy.py``.
 """
 
-import dataclasses
-import json
 import math
 import os
 import pickle
 import re
-import shutil
 
 import numpy as np
 
@@ -153,7 +150,7 @@ class SafeUnpickler(pickle.Unpickler):
         except KeyError:
             hint = ""
             if module.split(".")[0] in ("torch", "torch_utils"):
-                from tfdisgan.runs import PYTORCH_PICKLE  # TensorFlow on this error path only
+                from tfdisgan.checkpoint_files import PYTORCH_PICKLE
 
                 hint = f" ({PYTORCH_PICKLE})"
             raise pickle.UnpicklingError(
@@ -409,26 +406,26 @@ def convert(G, D, Gs, model):
 
 def train_config(arch, source_name):
     """The resolved `TrainConfig` of an imported network (what its config.json records)."""
-    from tfdisgan import training
+    from tfdisgan import config as config_lib
 
-    config = training.TrainConfig(
+    config = config_lib.TrainConfig(
         data=f"imported:{source_name}", model="stylegan2", cfg="stylegan2",
         resolution=arch["resolution"], z_dim=arch["z_dim"], w_dim=arch["w_dim"],
         channel_base=arch["channel_base"], channel_max=arch["channel_max"],
         mapping_layers=arch["mapping_layers"], mbstd_group=arch["mbstd_group"],
         num_fp16_res=0, augment="none", showcase=False, steps=1,
     )
-    return training._fill_defaults(config, arch["resolution"], 1)
+    return config_lib.fill_defaults(config, arch["resolution"], 1)
 
 
 def build_model(arch, source_name="official"):
     """``(model, step, config)``: our StyleGAN2 for `arch`, built as training does."""
     import tensorflow as tf
 
-    from tfdisgan import training
+    from tfdisgan import runs
 
     config = train_config(arch, source_name)
-    model, step = training.build_model(config, 0, tf.distribute.get_strategy())
+    model, step = runs.build_model(config, 0, tf.distribute.get_strategy())
     return model, step, config
 
 
@@ -458,9 +455,8 @@ def import_network(source, out, fmt="run", overwrite=False, verbose=True):
         raise FileExistsError(f"{out} exists; pass --overwrite to replace it.")
     G, D, Gs = load_pickle(source)
     arch = architecture(G, D)
-    import tensorflow as tf  # after the checks: a refused file fails fast
 
-    from tfdisgan import training, transfer
+    from tfdisgan import runs, transfer
 
     name = os.path.basename(os.fspath(source))
     model, step, config = build_model(arch, name)
@@ -474,21 +470,8 @@ def import_network(source, out, fmt="run", overwrite=False, verbose=True):
         transfer.write_npz(out, weights, {**transfer.describe_model(model),
                                           "imported_from": info["source"]})
     else:
-        tmp = f"{out}.tmp"
-        shutil.rmtree(tmp, ignore_errors=True)
-        os.makedirs(tmp)
-        config_dict = dataclasses.asdict(config)
-        config_dict.update(classes=[], devices=[], metrics=[], num_classes=0, class_names=[])
-        training._write_atomic(os.path.join(tmp, "config.json"),
-                               json.dumps(config_dict, indent=2))
-        training._write_atomic(os.path.join(tmp, "import_report.json"),
-                               json.dumps(info, indent=2))
-        manager = tf.train.CheckpointManager(training.make_checkpoint(model, step),
-                                             os.path.join(tmp, "checkpoints"), max_to_keep=1)
-        manager.save(checkpoint_number=0)
-        if os.path.exists(out):
-            shutil.rmtree(out)
-        os.replace(tmp, out)  # the checkpoint state file holds relative paths
+        runs.write_run(out, model, step, config, 0, extra={"import_report.json": info},
+                       overwrite=True)
     if verbose:
         print(f"Imported {len(rows)} variables of {G.name}/{D.name}/{Gs.name} "
               f"({arch['resolution']} px, z {arch['z_dim']}, w {arch['w_dim']}, channel_base "

@@ -57,8 +57,10 @@ import zipfile
 
 import numpy as np
 
-from tfdisgan import runs
-from tfdisgan.training import ConfigError
+from tfdisgan import checkpoint_files, runs
+from tfdisgan.config import ConfigError
+from tfdisgan.files import write_atomic
+from tfdisgan.models import stylegan2
 
 NETWORKS = ("generator", "discriminator", "generator_ema")
 PARTIAL_MODES = ("", "new_classes", "grow")
@@ -84,7 +86,7 @@ _LABEL_VARIABLES = (
 
 class TransferError(ConfigError):
     """The source cannot be loaded into the model; the message names the variable (a
-    `training.ConfigError`, so scripts/train.py reports it as a flag error)."""
+    `config.ConfigError`, so scripts/train.py reports it as a flag error)."""
 
 
 # ------------------------------------------------------------------------------------------
@@ -119,8 +121,6 @@ def named_variables(model):
 
 def model_family(model):
     """``"stylegan2"`` or ``"dcgan"`` (the `--model` flag) of a built GAN."""
-    from tfdisgan.models import stylegan2
-
     return "stylegan2" if isinstance(model, stylegan2.StyleGAN2) else "dcgan"
 
 
@@ -182,7 +182,7 @@ def _read_npz(path):
         why = "truncated or damaged?: " if isinstance(error, (EOFError, zipfile.BadZipFile)) \
             else ""
         raise TransferError(f"--transfer_from {path!r}: not a readable .npz "
-                            f"({why}{runs.one_line(error)})") from None
+                            f"({why}{checkpoint_files.one_line(error)})") from None
     if CONFIG_KEY not in arrays:
         raise TransferError(f"--transfer_from {path!r}: no {CONFIG_KEY} entry; write it with "
                             "tfdisgan.transfer.save_npz or scripts/import_nvidia.py.")
@@ -235,11 +235,9 @@ def load_source(path, with_optimizers=False):
             raise TransferError(f"--transfer_keep_optimizer: {path!r} holds weights only, no "
                                 "optimizer state; drop the flag or transfer from a checkpoint.")
         return source
-    from tfdisgan import export
-
     try:
-        model, _, prefix = export.load_model(path, "--transfer_from", SOURCE_FORMS)
-    except export.NetworkError as error:
+        model, _, prefix = runs.load_model(path, "--transfer_from", SOURCE_FORMS)
+    except runs.NetworkError as error:
         raise TransferError(str(error)) from None
     named = named_variables(model)
     weights = {key: np.asarray(v.numpy()) for key, v in named.items()}
@@ -471,7 +469,7 @@ def check_config(config):
     """Checks the `--transfer_*` and `--freeze_*` flags of a resolved `TrainConfig`.
 
     Raises:
-        training.ConfigError: naming the flag.
+        config.ConfigError: naming the flag.
     """
     if config.transfer_partial not in PARTIAL_MODES:
         raise ConfigError(f"--transfer_partial: must be one of new_classes, grow (or empty), "
@@ -484,8 +482,8 @@ def check_config(config):
             f"{config.transfer_from}.index"):
         raise ConfigError(f"--transfer_from: {config.transfer_from!r} does not exist")
     elif _not_a_source_file(config.transfer_from):  # a pickle, a text file: before the run
-        raise ConfigError(runs.describe_non_network(config.transfer_from, "--transfer_from",
-                                                    SOURCE_FORMS))
+        raise ConfigError(checkpoint_files.describe_non_network(
+            config.transfer_from, "--transfer_from", SOURCE_FORMS))
     if config.transfer_keep_optimizer and config.transfer_partial == "grow":
         raise ConfigError("--transfer_keep_optimizer: not with --transfer_partial=grow (new "
                           "blocks have no optimizer state)")
@@ -520,11 +518,9 @@ def format_report(report):
 
 def write_report(run_dir, report):
     """Writes ``transfer_report.json`` and ``.txt`` into ``run_dir``."""
-    from tfdisgan.training import _write_atomic
-
-    _write_atomic(os.path.join(run_dir, "transfer_report.json"),
-                  json.dumps(report, indent=2, default=list))
-    _write_atomic(os.path.join(run_dir, "transfer_report.txt"), format_report(report))
+    write_atomic(os.path.join(run_dir, "transfer_report.json"),
+                 json.dumps(report, indent=2, default=list))
+    write_atomic(os.path.join(run_dir, "transfer_report.txt"), format_report(report))
 
 
 def transfer(model, source_path, partial="", keep_optimizer=False, run_dir=None,
@@ -581,7 +577,7 @@ def apply(model, config, run_dir, resuming=False, verbose=True):
     """The training hook: freezing always, the transfer for a new run.
 
     Args:
-        model: the model `training.build_model` returned.
+        model: the model `runs.build_model` returned.
         config: the resolved `TrainConfig`.
         run_dir: where the report goes.
         resuming: a checkpoint is about to be restored (it already holds the weights).

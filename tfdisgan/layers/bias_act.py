@@ -17,6 +17,8 @@ import collections
 import numpy as np
 import tensorflow as tf
 
+from tfdisgan._validate import is_number
+
 Activation = collections.namedtuple("Activation", ["func", "def_alpha", "def_gain"])
 
 ACTIVATIONS = {
@@ -30,10 +32,6 @@ ACTIVATIONS = {
     "softplus": Activation(lambda x, alpha: tf.nn.softplus(x), 0.0, 1.0),
     "swish": Activation(lambda x, alpha: tf.sigmoid(x) * x, 0.0, float(np.sqrt(2))),
 }
-
-
-def _is_number(value):
-    return isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool)
 
 
 def _is_scalar_tensor(value):
@@ -82,11 +80,11 @@ def bias_act(x, b=None, act="linear", alpha=None, gain=None, clamp=None, axis=-1
         >>> bias_act(tf.constant([[-1.0, 1.0]]), act="lrelu")  # [[-0.2828, 1.4142]]
     """
     spec = ACTIVATIONS[check_activation(act)]
-    if alpha is not None and not _is_number(alpha):
+    if alpha is not None and not is_number(alpha):
         raise ValueError(f"`alpha` must be a number or None. Received: alpha={alpha}")
-    if gain is not None and not (_is_number(gain) or _is_scalar_tensor(gain)):
+    if gain is not None and not (is_number(gain) or _is_scalar_tensor(gain)):
         raise ValueError(f"`gain` must be a number or None. Received: gain={gain}")
-    if clamp is not None and not ((_is_number(clamp) and clamp >= 0) or _is_scalar_tensor(clamp)):
+    if clamp is not None and not ((is_number(clamp) and clamp >= 0) or _is_scalar_tensor(clamp)):
         raise ValueError(f"`clamp` must be None or a number >= 0. Received: clamp={clamp}")
     alpha = float(spec.def_alpha if alpha is None else alpha)
     if gain is None:

@@ -25,19 +25,18 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from tfdisgan._validate import is_int, is_number
 from tfdisgan.layers.bias_act import bias_act, check_activation, default_gain
 from tfdisgan.layers.resample import (
     _check_filter_arg,
     _filter_size,
-    _is_int,
-    _is_number,
     conv2d_resample,
     setup_filter,
 )
 
 
 def _check_positive_int(name, value):
-    if not _is_int(value) or value < 1:
+    if not is_int(value) or value < 1:
         raise ValueError(f"`{name}` must be a positive int. Received: {name}={value}")
     return int(value)
 
@@ -49,7 +48,7 @@ def _check_bool(name, value):
 
 
 def _check_clamp(conv_clamp):
-    if conv_clamp is not None and (not _is_number(conv_clamp) or conv_clamp < 0):
+    if conv_clamp is not None and (not is_number(conv_clamp) or conv_clamp < 0):
         raise ValueError(
             f"`conv_clamp` must be None or a number >= 0. Received: conv_clamp={conv_clamp}"
         )
@@ -59,7 +58,7 @@ def _check_clamp(conv_clamp):
 def _check_gain(gain):
     """A call's ``gain``: a number, or a scalar tensor (Keras turns NumPy scalars into
     tensors when they are passed to a layer call, e.g. ``gain=np.sqrt(0.5)``)."""
-    if _is_number(gain):
+    if is_number(gain):
         return float(gain)
     if (tf.is_tensor(gain) or isinstance(gain, np.ndarray)) and len(gain.shape) == 0:
         return gain
@@ -129,12 +128,12 @@ class EqualizedDense(keras.layers.Layer):
         super().__init__(**kwargs)
         self.units = _check_positive_int("units", units)
         self.use_bias = _check_bool("use_bias", use_bias)
-        if not _is_number(bias_init) or not np.isfinite(bias_init):
+        if not is_number(bias_init) or not np.isfinite(bias_init):
             raise ValueError(
                 f"`bias_init` must be a finite number. Received: bias_init={bias_init}"
             )
         self.bias_init = float(bias_init)
-        if not _is_number(lr_multiplier) or not lr_multiplier > 0:
+        if not is_number(lr_multiplier) or not lr_multiplier > 0:
             raise ValueError(
                 f"`lr_multiplier` must be a number > 0. Received: lr_multiplier={lr_multiplier}"
             )

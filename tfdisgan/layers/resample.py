@@ -41,24 +41,18 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from tfdisgan._validate import is_int, is_number
+
 IMPLS = ("auto", "ref", "fast")
-
-
-def _is_int(value):
-    return isinstance(value, (int, np.integer)) and not isinstance(value, bool)
-
-
-def _is_number(value):
-    return isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool)
 
 
 def _parse_scaling(scaling, name):
     """``int`` or ``(sx, sy)`` -> ``(sx, sy)``, each a positive int."""
-    pair = (scaling, scaling) if _is_int(scaling) else scaling
+    pair = (scaling, scaling) if is_int(scaling) else scaling
     if (
         not isinstance(pair, (list, tuple))
         or len(pair) != 2
-        or not all(_is_int(s) and s >= 1 for s in pair)
+        or not all(is_int(s) and s >= 1 for s in pair)
     ):
         raise ValueError(
             f"`{name}` must be a positive int or a pair (x, y) of positive ints. "
@@ -69,12 +63,12 @@ def _parse_scaling(scaling, name):
 
 def _parse_padding(padding):
     """``int``, ``(px, py)`` or ``(x0, x1, y0, y1)`` -> ``(x0, x1, y0, y1)``."""
-    if _is_int(padding):
+    if is_int(padding):
         padding = (padding, padding)
     if (
         not isinstance(padding, (list, tuple))
         or len(padding) not in (2, 4)
-        or not all(_is_int(p) for p in padding)
+        or not all(is_int(p) for p in padding)
     ):
         raise ValueError(
             "`padding` must be an int, (x, y) or (x0, x1, y0, y1) of ints. "
@@ -133,7 +127,7 @@ def setup_filter(f=(1, 3, 3, 1), normalize=True, flip_filter=False, gain=1, sepa
         )
     if separable not in (None, True, False):
         raise ValueError(f"`separable` must be None or a bool. Received: separable={separable}")
-    if not _is_number(gain):
+    if not is_number(gain):
         raise ValueError(f"`gain` must be a number. Received: gain={gain}")
     arr = arr.reshape([1]) if arr.ndim == 0 else arr.copy()
     if separable is None:
@@ -324,7 +318,7 @@ def upfirdn2d(x, f, up=1, down=1, padding=0, flip_filter=False, gain=1, impl="au
     padding_arg, padding = padding, _parse_padding(padding)
     f = _as_filter(f)
     fw, fh = _filter_size(f)
-    if not _is_number(gain):
+    if not is_number(gain):
         raise ValueError(f"`gain` must be a number. Received: gain={gain}")
     for size, u, p0, p1, k in [
         (x.shape[1], up[1], padding[2], padding[3], fh),
@@ -607,7 +601,7 @@ def _check_filter_arg(resample_filter):
 
 
 def _check_factor(factor):
-    if not _is_int(factor) or factor < 1:
+    if not is_int(factor) or factor < 1:
         raise ValueError(f"`factor` must be a positive int. Received: factor={factor}")
     return int(factor)
 
@@ -718,7 +712,7 @@ class Blur(keras.layers.Layer):
         super().__init__(**kwargs)
         self.resample_filter = _check_filter_arg(resample_filter)
         self._padding = _parse_padding(padding)
-        self.padding = padding if _is_int(padding) else list(padding)
+        self.padding = padding if is_int(padding) else list(padding)
         self._filter = setup_filter(self.resample_filter)
 
     def call(self, x):

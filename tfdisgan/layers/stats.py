@@ -18,7 +18,7 @@ from __future__ import annotations
 import keras
 import tensorflow as tf
 
-from tfdisgan.layers.resample import _is_int
+from tfdisgan._validate import is_int
 
 
 @keras.saving.register_keras_serializable(package="tfdisgan")
@@ -45,11 +45,11 @@ class MinibatchStdDev(keras.layers.Layer):
 
     def __init__(self, group_size=4, num_channels=1, **kwargs):
         super().__init__(**kwargs)
-        if group_size is not None and (not _is_int(group_size) or group_size < 1):
+        if group_size is not None and (not is_int(group_size) or group_size < 1):
             raise ValueError(
                 f"`group_size` must be None or a positive int. Received: group_size={group_size}"
             )
-        if not _is_int(num_channels) or num_channels < 1:
+        if not is_int(num_channels) or num_channels < 1:
             raise ValueError(
                 f"`num_channels` must be a positive int. Received: num_channels={num_channels}"
             )

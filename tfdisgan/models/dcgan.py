@@ -24,7 +24,8 @@ Reference:
 import keras
 from keras import layers
 
-from tfdisgan.models.gan import GAN, _is_int
+from tfdisgan._validate import is_int
+from tfdisgan.models.gan import GAN
 
 MIN_RESOLUTION = 16
 MAX_RESOLUTION = 512
@@ -38,7 +39,7 @@ def _init():
 
 def _check_common(resolution, base_channels, num_classes, max_channels):
     if (
-        not _is_int(resolution)
+        not is_int(resolution)
         or resolution < MIN_RESOLUTION
         or resolution > MAX_RESOLUTION
         or resolution & (resolution - 1)
@@ -47,15 +48,15 @@ def _check_common(resolution, base_channels, num_classes, max_channels):
             f"`resolution` must be a power of two in [{MIN_RESOLUTION}, {MAX_RESOLUTION}]. "
             f"Received: resolution={resolution}"
         )
-    if not _is_int(base_channels) or base_channels < 1:
+    if not is_int(base_channels) or base_channels < 1:
         raise ValueError(
             f"`base_channels` must be a positive int. Received: base_channels={base_channels}"
         )
-    if not _is_int(max_channels) or max_channels < 1:
+    if not is_int(max_channels) or max_channels < 1:
         raise ValueError(
             f"`max_channels` must be a positive int. Received: max_channels={max_channels}"
         )
-    if not _is_int(num_classes) or num_classes < 0:
+    if not is_int(num_classes) or num_classes < 0:
         raise ValueError(f"`num_classes` must be an int >= 0. Received: num_classes={num_classes}")
 
 
@@ -113,7 +114,7 @@ def build_dcgan_generator(
         TensorShape([2, 64, 64, 3])
     """
     _check_common(resolution, base_channels, num_classes, max_channels)
-    if not _is_int(z_dim) or z_dim < 1:
+    if not is_int(z_dim) or z_dim < 1:
         raise ValueError(f"`z_dim` must be a positive int. Received: z_dim={z_dim}")
 
     # === Inputs ===

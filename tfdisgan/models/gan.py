@@ -21,15 +21,17 @@ G, D, G_ema, the optimizer slots, ``cur_nimg`` and the state of every
 which Keras layers do not expose to TensorFlow checkpoints by themselves.
 """
 
+import contextlib
+
 import keras
 import numpy as np
 import tensorflow as tf
 from keras import ops
 
 from tfdisgan import losses
-from tfdisgan._validate import check_psi
+from tfdisgan._validate import check_psi, is_int, is_number
 
-_TRACKER_NAMES = (
+TRACKER_NAMES = (
     "d_loss",
     "g_loss",
     "d_real",
@@ -39,14 +41,6 @@ _TRACKER_NAMES = (
     "aug_p",
     "r1",
 )
-
-
-def _is_int(value):
-    return isinstance(value, (int, np.integer)) and not isinstance(value, bool)
-
-
-def _is_number(value):
-    return isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool)
 
 
 MAX_SEED = 2**32
@@ -143,19 +137,19 @@ class GAN(keras.Model):
         seed=None,
         **kwargs,
     ):
-        if not _is_int(z_dim) or z_dim <= 0:
+        if not is_int(z_dim) or z_dim <= 0:
             raise ValueError(f"`z_dim` must be a positive int. Received: z_dim={z_dim}")
-        if not _is_int(num_classes) or num_classes < 0:
+        if not is_int(num_classes) or num_classes < 0:
             raise ValueError(
                 f"`num_classes` must be an int >= 0. Received: num_classes={num_classes}"
             )
-        if not _is_number(ema_kimg) or ema_kimg < 0:
+        if not is_number(ema_kimg) or ema_kimg < 0:
             raise ValueError(f"`ema_kimg` must be a number >= 0. Received: ema_kimg={ema_kimg}")
-        if ema_rampup is not None and (not _is_number(ema_rampup) or ema_rampup < 0):
+        if ema_rampup is not None and (not is_number(ema_rampup) or ema_rampup < 0):
             raise ValueError(
                 f"`ema_rampup` must be None or a number >= 0. Received: ema_rampup={ema_rampup}"
             )
-        if seed is not None and not _is_int(seed):
+        if seed is not None and not is_int(seed):
             raise ValueError(f"`seed` must be None or an int. Received: seed={seed}")
         for name, net in (("generator", generator), ("discriminator", discriminator)):
             if not isinstance(net, keras.layers.Layer):
@@ -191,7 +185,7 @@ class GAN(keras.Model):
         )
 
         # === Trackers ===
-        self.trackers = {name: keras.metrics.Mean(name=name) for name in _TRACKER_NAMES}
+        self.trackers = {name: keras.metrics.Mean(name=name) for name in TRACKER_NAMES}
 
         # Set by `compile`.
         self.g_optimizer = None
@@ -298,9 +292,9 @@ class GAN(keras.Model):
             raise ValueError("`g_optimizer` and `d_optimizer` must be two distinct optimizers.")
         if augment is not None and not callable(augment):
             raise ValueError(f"`augment` must be None or callable. Received: augment={augment!r}")
-        if not _is_number(r1_gamma) or r1_gamma < 0:
+        if not is_number(r1_gamma) or r1_gamma < 0:
             raise ValueError(f"`r1_gamma` must be a number >= 0. Received: r1_gamma={r1_gamma}")
-        if not _is_int(r1_interval) or r1_interval < 1:
+        if not is_int(r1_interval) or r1_interval < 1:
             raise ValueError(
                 f"`r1_interval` must be an int >= 1. Received: r1_interval={r1_interval}"
             )
@@ -752,7 +746,7 @@ class GAN(keras.Model):
     @property
     def metrics(self):
         """The trackers Keras resets each epoch (``r1`` only when R1 is on)."""
-        names = [n for n in _TRACKER_NAMES if n != "r1" or self.r1_gamma > 0]
+        names = [n for n in TRACKER_NAMES if n != "r1" or self.r1_gamma > 0]
         return [self.trackers[n] for n in names]
 
     # --------------------------------------------------------------------------------------
@@ -771,6 +765,31 @@ class GAN(keras.Model):
         if labels is not None:
             labels = ops.convert_to_tensor(labels, "int32")
         return net(self.generator_inputs(z, labels), training=False)
+
+    @contextlib.contextmanager
+    def fixed_noise(self, seed):
+        """Within the block, the generators' random streams (StyleGAN2's per-pixel noise)
+        restart from values fixed by `seed`; afterwards the training streams continue as
+        if nothing had been drawn. An evaluation under the same seed then sees the same
+        images whenever it runs: during training, after a resume, or on a loaded network.
+
+        Args:
+            seed: int in ``[0, 2**31)``.
+        """
+        seed = int(seed)
+        if not 0 <= seed < 2**31:
+            raise ValueError(f"seed must be in [0, 2**31). Received: seed={seed}")
+        states = [v for name, v in sorted(self._seed_states().items())
+                  if name.startswith(("_seed_state_generator_", "_seed_state_generator_ema_"))]
+        saved = [v.numpy() for v in states]
+        try:
+            for i, v in enumerate(states):
+                v.assign(np.asarray([seed, 1000 + i], dtype=saved[i].dtype)
+                         .reshape(saved[i].shape))
+            yield self
+        finally:
+            for v, value in zip(states, saved, strict=True):
+                v.assign(value)
 
     def generate(self, seeds=None, z=None, labels=None, psi=1.0, use_ema=True, batch_size=32):
         """Generates uint8 images.
@@ -804,9 +823,9 @@ class GAN(keras.Model):
         z = np.asarray(z, dtype=np.float32)
         if z.ndim != 2 or z.shape[1] != self.z_dim:
             raise ValueError(f"`z` must have shape [N, {self.z_dim}]. Received: z.shape={z.shape}")
-        if not _is_int(batch_size) or batch_size < 1:
+        if not is_int(batch_size) or batch_size < 1:
             raise ValueError(f"`batch_size` must be an int >= 1. Received: batch_size={batch_size}")
-        if not _is_number(psi):
+        if not is_number(psi):
             raise ValueError(f"`psi` must be a number. Received: psi={psi}")
         labels = self._check_labels(labels, len(z))
         chunks = []
