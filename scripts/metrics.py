@@ -9,7 +9,6 @@ Results are printed and appended to RUN_DIR/metric-<name>.jsonl (the run folder 
 --network, or --run_dir). Metrics without a feature network (swd, msssim) need no download.
 """
 
-import os
 import sys
 
 from absl import app, flags
@@ -41,43 +40,20 @@ FLAGS = flags.FLAGS
 def main(argv):
     if len(argv) > 1:
         raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
-    import json
-
-    from tfdisgan import export
     from tfdisgan import flags as tfd_flags
+    from tfdisgan import measure
     from tfdisgan.data import DatasetError
-    from tfdisgan.metrics import core, features
+    from tfdisgan.metrics import features
+    from tfdisgan.runs import NetworkError
 
-    try:
-        metrics = core.resolve_metrics(FLAGS.metrics)
-    except ValueError as error:
-        raise app.UsageError(f"--metrics: {error}") from None
-    if FLAGS.num_gen is not None and FLAGS.num_gen < 2:
-        raise app.UsageError(f"--num_gen: must be >= 2, got {FLAGS.num_gen}")
     try:
         tfd_flags.check_psi_flag()  # before the network loads
-        kind = export.resolve_network(FLAGS.network)
-        snapshot, run_dir = (kind[1], kind[2]) if kind[0] == "checkpoint" else (None, None)
-        run_dir = FLAGS.run_dir or run_dir
-        data = FLAGS.data
-        if data is None:
-            if kind[0] != "checkpoint":
-                raise app.UsageError("--data is required for a SavedModel --network")
-            with open(os.path.join(kind[2], "config.json"), encoding="utf-8") as handle:
-                data = json.load(handle)["data"]
-        if any(core.METRICS[m].uses_features for m in metrics):
-            # Missing weights fail here, before the network is rebuilt and sampled.
-            features.get_feature_network(FLAGS.feature_net, FLAGS.inception, FLAGS.batch)
-        network = export.load_network(FLAGS.network, batch_size=FLAGS.batch)
-        extra = {}
-        if hasattr(getattr(network, "model", None), "cur_nimg"):  # checkpoints know their kimg
-            extra["kimg"] = round(float(network.model.cur_nimg.numpy()) / 1000.0, 3)
-        core.calc_metrics(
-            network, data, metrics, num_gen=FLAGS.num_gen, feature_net=FLAGS.feature_net,
-            inception=FLAGS.inception, psi=FLAGS.psi, seed=FLAGS.seed, batch_size=FLAGS.batch,
-            cache_dir=FLAGS.cache_dir, run_dir=run_dir, snapshot=snapshot, extra=extra,
-            verbose=True)
-    except (features.InceptionNotFoundError, export.NetworkError, DatasetError,
+        measure.measure(
+            FLAGS.network, FLAGS.metrics, data=FLAGS.data, num_gen=FLAGS.num_gen,
+            feature_net=FLAGS.feature_net, inception=FLAGS.inception, psi=FLAGS.psi,
+            seed=FLAGS.seed, batch_size=FLAGS.batch, cache_dir=FLAGS.cache_dir,
+            run_dir=FLAGS.run_dir)
+    except (features.InceptionNotFoundError, NetworkError, DatasetError,
             ValueError) as error:
         print(f"metrics: error: {error}", file=sys.stderr)
         return 2

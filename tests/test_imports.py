@@ -26,9 +26,8 @@ LAYERS = {
     5: ("tfdisgan.config", "tfdisgan.flags"),
     6: ("tfdisgan.runs",),
     7: ("tfdisgan.transfer", "tfdisgan.export", "tfdisgan.mixing", "tfdisgan.nvidia_import",
-        "tfdisgan.projection"),
-    8: ("tfdisgan.training", "tfdisgan.gallery", "tfdisgan.experiments", "tfdisgan.study",
-        "tfdisgan.benchmarks"),
+        "tfdisgan.measure", "tfdisgan.projection"),
+    8: ("tfdisgan.training", "tfdisgan.gallery", "tfdisgan.experiments"),
 }
 
 

@@ -1,4 +1,5 @@
-"""Tests of tfdisgan.study and scripts/study.py: the leak test and a tiny study."""
+"""Tests of tfdisgan.experiments (small_data, cross_mix, leak) and scripts/study.py: the
+leak test and tiny studies."""
 
 import json
 import os
@@ -9,8 +10,9 @@ import numpy as np
 import tensorflow as tf
 from PIL import Image
 
-from tfdisgan import study
 from tfdisgan.data import procedural
+from tfdisgan.experiments import cross_mix, leak
+from tfdisgan.experiments import small_data as study
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -18,9 +20,9 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 class RotateTest(tf.test.TestCase):
     def test_zero_is_identity_and_quarter_turn_is_rot90(self):
         images = np.random.default_rng(0).uniform(0, 255, (2, 16, 16, 3)).astype(np.float32)
-        self.assertAllClose(study.rotate_images(images, 0.0), images, atol=1e-4)
+        self.assertAllClose(leak.rotate_images(images, 0.0), images, atol=1e-4)
         # Counter-clockwise on screen, as np.rot90 over (H, W).
-        self.assertAllClose(study.rotate_images(images, 90.0),
+        self.assertAllClose(leak.rotate_images(images, 90.0),
                             np.rot90(images, k=1, axes=(1, 2)), atol=1e-3)
 
     def test_reflect_fill_mirrors_the_border(self):
@@ -28,10 +30,10 @@ class RotateTest(tf.test.TestCase):
         image[0, :, 0] = 1.0  # left column
         # A quarter turn moves the left column to the bottom row; a small turn pulls the
         # pixels beyond the left edge from the mirror image, so nothing is left empty.
-        out = study.rotate_images(image, 20.0, fill="reflect")
+        out = leak.rotate_images(image, 20.0, fill="reflect")
         self.assertGreater(out[0, :, 0].mean(), 0.3)
         with self.assertRaisesRegex(ValueError, "fill="):
-            study.rotate_images(image, 5.0, fill="wrap")
+            leak.rotate_images(image, 5.0, fill="wrap")
 
 
 class LeakDetectorTest(tf.test.TestCase):
@@ -43,21 +45,21 @@ class LeakDetectorTest(tf.test.TestCase):
 
     def test_separates_reals_from_transformed_reals(self):
         rng = np.random.default_rng(3)
-        for kind in study.LEAK_KINDS:
+        for kind in leak.LEAK_KINDS:
             with self.subTest(kind=kind):
-                detector = study.LeakDetector(kind, seed=0).fit(self.reals)
+                detector = leak.LeakDetector(kind, seed=0).fit(self.reals)
                 self.assertLess(detector.calibration["real"], 0.1)
                 self.assertGreater(detector.calibration["transformed"], 0.9)
                 # Unseen reals of another procedural seed and their transformed copies.
                 self.assertLess(detector.leak_rate(self.new), 0.1)
-                moved = study.transform_for_leak(self.new, kind, rng)
+                moved = leak.transform_for_leak(self.new, kind, rng)
                 self.assertGreater(detector.leak_rate(moved), 0.9)
 
     def test_bad_arguments(self):
         with self.assertRaisesRegex(ValueError, "kind="):
-            study.LeakDetector("shear")
+            leak.LeakDetector("shear")
         with self.assertRaisesRegex(ValueError, "reals must be"):
-            study.LeakDetector().fit(self.reals[:4])
+            leak.LeakDetector().fit(self.reals[:4])
 
 
 class StudyTest(tf.test.TestCase):
@@ -116,7 +118,7 @@ class StudyTest(tf.test.TestCase):
                 return x.reshape(n, 4, h // 4, 4, h // 4, 3).mean((2, 4)).reshape(n, -1)
 
         network = MeanColours("test")
-        with mock.patch.object(study, "_feature_network",
+        with mock.patch.object(study, "feature_network",
                                return_value=(network, "mean_colours (test only)")):
             result = study.run_study(self._config(arms=("none",), leak_kinds=("tilt",)),
                                      verbose=False)
@@ -193,7 +195,7 @@ class CrossMixStudyTest(tf.test.TestCase):
     def test_both_arms_write_json_table_and_grids(self):
         report_dir = os.path.join(self.get_temp_dir(), "docs")
         config = self._config(report_dir=report_dir)
-        result = study.run_cross_mix_study(config, verbose=False)
+        result = cross_mix.run_cross_mix_study(config, verbose=False)
         with open(os.path.join(report_dir, "cross_mix.json"), encoding="utf-8") as handle:
             stored = json.load(handle)
         self.assertEqual(list(stored["arms"]), ["inference", "training"])
@@ -201,7 +203,7 @@ class CrossMixStudyTest(tf.test.TestCase):
         self.assertEqual(stored["split"], "earthquake 4-8 px + building_fire 16 px")
         self.assertEqual((stored["reals"]["num_a"], stored["reals"]["num_b"]), (8, 8))
         self.assertGreater(stored["reals"]["swd_a_vs_b"], 0.0)
-        for arm in study.CROSS_MIX_ARMS:
+        for arm in cross_mix.CROSS_MIX_ARMS:
             values = stored["arms"][arm]
             for key in ("swd_mix_vs_b", "swd_mix_vs_a", "swd_b_vs_b", "swd_a_vs_a",
                         "msssim_mix"):
@@ -229,4 +231,4 @@ class CrossMixStudyTest(tf.test.TestCase):
         for overrides, message in cases:
             with self.subTest(message=message):
                 with self.assertRaisesRegex(ValueError, message):
-                    study.run_cross_mix_study(self._config(**overrides), verbose=False)
+                    cross_mix.run_cross_mix_study(self._config(**overrides), verbose=False)

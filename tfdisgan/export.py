@@ -17,7 +17,7 @@ mix                 coarse_seeds, fine_seeds int64 [N], crossover int32 [N],    
 
 ``images`` are uint8 ``[N, H, W, 3]``; ``ws`` float32 ``[N, num_ws, w_dim]``. A seed gives
 the same image as ``model.generate(seeds=...)``: the latent is drawn in-graph with the same
-stateless Philox op (``tfdisgan.models.gan.seeds_to_z``). StyleGAN2 noise is "const".
+stateless Philox op (``tfdisgan.models.seeds.seeds_to_z``). StyleGAN2 noise is "const".
 ``psi`` is the truncation (``GAN.synthesize``); ``class_id`` must be 0 for unconditional
 models. In ``mix``, style layers ``[0, crossover)`` come from ``coarse_seeds`` and the rest
 from ``fine_seeds`` (``crossover`` in ``[0, num_ws]``). Inputs are checked in-graph: a seed
@@ -53,7 +53,8 @@ import tensorflow as tf
 
 from tfdisgan import checkpoint_files, views
 from tfdisgan._validate import PSI_RANGE
-from tfdisgan.models.gan import GAN, MAX_SEED, seeds_to_z
+from tfdisgan.models.gan import GAN
+from tfdisgan.models.seeds import MAX_SEED, seeds_to_z
 from tfdisgan.runs import (  # noqa: F401 - the loaders' names, as before
     NetworkError,
     is_saved_model,

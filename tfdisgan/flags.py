@@ -6,7 +6,12 @@ line after it override the file. Validation raises `app.UsageError` naming the f
 any work starts.
 """
 
+import dataclasses
+import types
+
 from absl import flags
+
+from tfdisgan.config import TrainConfig
 
 
 def define_dataset_tool_flags():
@@ -120,48 +125,71 @@ _TRAIN_HELP = {
 }
 
 
-def define_train_flags(flag_values=None):
-    """Flags of scripts/train.py: one per `config.TrainConfig` field, same defaults.
+def define_dataclass_flags(cls, help_texts, enums=None, skip=(), flag_values=None):
+    """Defines one flag per field of the dataclass `cls`, with the field's default.
+
+    The field's type picks the flag: bool -> boolean, int -> integer, float -> float,
+    tuple -> a comma-separated list, anything else a string (``X | None`` as ``X``);
+    a name in `enums` is an enum flag of those values.
 
     Args:
+        cls: a dataclass whose fields have defaults.
+        help_texts: dict field name -> help text (every defined field needs one).
+        enums: dict field name -> the allowed values (optional).
+        skip: field names that get no flag.
         flag_values: `absl.flags.FlagValues` to define them in (default the global FLAGS).
     """
-    import dataclasses
-    import types
-
-    from tfdisgan.config import TrainConfig
-
     flag_values = flags.FLAGS if flag_values is None else flag_values
-    defaults = TrainConfig()
-    for field in dataclasses.fields(TrainConfig):
+    enums = enums or {}
+    defaults = cls()
+    for field in dataclasses.fields(cls):
+        if field.name in skip:
+            continue
         name, default, kind = field.name, getattr(defaults, field.name), field.type
         if isinstance(kind, types.UnionType):  # "int | None" and friends
             kind = next(t for t in kind.__args__ if t is not type(None))
-        help_text = _TRAIN_HELP[name]
-        if kind is bool:
+        help_text = help_texts[name]
+        if name in enums:
+            flags.DEFINE_enum(name, default, list(enums[name]), help_text,
+                              flag_values=flag_values)
+        elif kind is bool:
             flags.DEFINE_boolean(name, default, help_text, flag_values=flag_values)
         elif kind is int:
             flags.DEFINE_integer(name, default, help_text, flag_values=flag_values)
         elif kind is float:
             flags.DEFINE_float(name, default, help_text, flag_values=flag_values)
         elif kind is tuple:
-            flags.DEFINE_list(name, list(default), help_text, flag_values=flag_values)
+            flags.DEFINE_list(name, [str(v) for v in default], help_text,
+                              flag_values=flag_values)
         else:
             flags.DEFINE_string(name, default, help_text, flag_values=flag_values)
 
 
-def train_config_from_flags(values=None):
-    """A `config.TrainConfig` from the parsed flags (typed, nothing else)."""
-    import dataclasses
-
-    from tfdisgan.config import TrainConfig
-
+def dataclass_from_flags(cls, values=None, skip=(), **overrides):
+    """An instance of the dataclass `cls` from the parsed flags of its fields (lists become
+    tuples); `skip`ped fields keep their defaults, `overrides` replace values."""
     values = values or flags.FLAGS
     kwargs = {}
-    for field in dataclasses.fields(TrainConfig):
+    for field in dataclasses.fields(cls):
+        if field.name in skip:
+            continue
         value = values[field.name].value
         kwargs[field.name] = tuple(value) if isinstance(value, list) else value
-    return TrainConfig(**kwargs)
+    return cls(**{**kwargs, **overrides})
+
+
+def define_train_flags(flag_values=None):
+    """Flags of scripts/train.py: one per `config.TrainConfig` field, same defaults.
+
+    Args:
+        flag_values: `absl.flags.FlagValues` to define them in (default the global FLAGS).
+    """
+    define_dataclass_flags(TrainConfig, _TRAIN_HELP, flag_values=flag_values)
+
+
+def train_config_from_flags(values=None):
+    """A `config.TrainConfig` from the parsed flags (typed, nothing else)."""
+    return dataclass_from_flags(TrainConfig, values)
 
 
 def _define_network_flag(required=True):

@@ -375,6 +375,21 @@ def _restore(model, step, prefix):
     return failure
 
 
+def read_run_config(run_dir):
+    """The dict of ``RUN_DIR/config.json``.
+
+    Raises:
+        NetworkError: the file is missing or not JSON, naming it.
+    """
+    config_path = os.path.join(run_dir, "config.json")
+    try:
+        with open(config_path, encoding="utf-8") as handle:
+            return json.load(handle)
+    except (OSError, ValueError) as error:
+        raise NetworkError(f"{config_path}: unreadable run config ({one_line(error)})") \
+            from None
+
+
 def load_model(path, flag="--network", accepts=NETWORK_FORMS):
     """Rebuilds a trained model from a run folder or a checkpoint.
 
@@ -401,12 +416,7 @@ def load_model(path, flag="--network", accepts=NETWORK_FORMS):
         raise NetworkError(f"{flag} {path!r} is a SavedModel, not a training checkpoint.")
     _, prefix, run_dir = kind
     config_path = os.path.join(run_dir, "config.json")
-    try:
-        with open(config_path, encoding="utf-8") as handle:
-            stored = json.load(handle)
-    except (OSError, ValueError) as error:
-        raise NetworkError(f"{config_path}: unreadable run config ({one_line(error)})") \
-            from None
+    stored = read_run_config(run_dir)
     try:
         config = from_record(stored, config_path)
     except ConfigError as error:

@@ -9,7 +9,8 @@ import tensorflow as tf
 
 from tfdisgan._validate import check_psi
 from tfdisgan.images import to_uint8
-from tfdisgan.models.gan import GAN, MAX_SEED, seeds_to_z
+from tfdisgan.models.gan import GAN
+from tfdisgan.models.seeds import MAX_SEED, seeds_to_z
 
 NOISE_MODES = ("const", "random", "none")
 SPACES = ("z", "w")

@@ -1,4 +1,4 @@
-"""Tests for tfdisgan.augment.ada (ADA, stylegan2-ada's `bgc` pipeline and its adaptive p).
+"""Tests for tfdisgan.augment.ada_ops and .ada (ADA: stylegan2-ada's `bgc` pipeline, adaptive p).
 
 The geometric stage is compared with a literal NumPy port of the execution block of
 stylegan2-ada-pytorch ``training/augment.py`` (normalised ``affine_grid`` + ``grid_sample``
@@ -13,7 +13,7 @@ import tensorflow as tf
 from absl.testing import parameterized
 
 from tfdisgan.augment import AUGMENT_NAMES, AdaptiveAugment, ada_augment, get_augment
-from tfdisgan.augment.ada import (
+from tfdisgan.augment.ada_ops import (
     SYM6,
     apply_color,
     apply_geometric,

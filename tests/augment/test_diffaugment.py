@@ -198,7 +198,7 @@ class DiffAugmentTest(tf.test.TestCase, parameterized.TestCase):
 
     def test_checkpoint_restores_random_state(self):
         # Keras keeps SeedGenerator states out of a layer's TF object graph; the GAN model
-        # collects them from `_seed_generators` (models/gan.py) and checkpoints the variables.
+        # collects them from `_seed_generators` (models/seeds.py) and checkpoints the variables.
         layer = DiffAugment(seed=6)
         self.assertEqual(layer._seed_generators, [layer.seed_generator])
         x = tf.constant(_images((2, 8, 8, 3)))

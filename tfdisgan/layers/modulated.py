@@ -28,21 +28,16 @@ import numpy as np
 import tensorflow as tf
 
 from tfdisgan.layers.bias_act import bias_act, check_activation, default_gain
+from tfdisgan.layers.conv_resample import conv2d_resample, gpu_visible
 from tfdisgan.layers.equalized import (
     EqualizedDense,
-    _check_bool,
-    _check_clamp,
-    _check_gain,
-    _check_positive_int,
+    check_bool,
+    check_clamp,
+    check_gain,
+    check_positive_int,
     conv2d_resample_output_size,
 )
-from tfdisgan.layers.resample import (
-    _check_filter_arg,
-    _filter_size,
-    conv2d_resample,
-    gpu_visible,
-    setup_filter,
-)
+from tfdisgan.layers.resample import check_filter_arg, filter_size, setup_filter
 
 NOISE_MODES = ("random", "const", "none")
 
@@ -231,7 +226,7 @@ class NoiseInjection(keras.layers.Layer):
 
     def __init__(self, resolution, seed=None, **kwargs):
         super().__init__(**kwargs)
-        self.resolution = _check_positive_int("resolution", resolution)
+        self.resolution = check_positive_int("resolution", resolution)
         if seed is not None and not (isinstance(seed, (int, np.integer)) and seed >= 0):
             raise ValueError(f"`seed` must be None or an int >= 0. Received: seed={seed}")
         self.seed = None if seed is None else int(seed)
@@ -382,17 +377,17 @@ class ModulatedConv2D(_Float32StyleInput, keras.layers.Layer):
         **kwargs,
     ):
         super().__init__(**kwargs)
-        self.filters = _check_positive_int("filters", filters)
-        self.kernel_size = _check_positive_int("kernel_size", kernel_size)
-        self.w_dim = _check_positive_int("w_dim", w_dim)
-        self.up = _check_positive_int("up", up)
-        self.demodulate = _check_bool("demodulate", demodulate)
-        self.resample_filter = _check_filter_arg(resample_filter)
-        self.conv_clamp = _check_clamp(conv_clamp)
+        self.filters = check_positive_int("filters", filters)
+        self.kernel_size = check_positive_int("kernel_size", kernel_size)
+        self.w_dim = check_positive_int("w_dim", w_dim)
+        self.up = check_positive_int("up", up)
+        self.demodulate = check_bool("demodulate", demodulate)
+        self.resample_filter = check_filter_arg(resample_filter)
+        self.conv_clamp = check_clamp(conv_clamp)
         self.activation = check_activation(activation)
-        self.use_noise = _check_bool("use_noise", use_noise)
+        self.use_noise = check_bool("use_noise", use_noise)
         if resolution is not None:
-            _check_positive_int("resolution", resolution)
+            check_positive_int("resolution", resolution)
             if resolution % self.up:
                 raise ValueError(
                     f"`resolution` must be a multiple of up={self.up}. "
@@ -405,7 +400,7 @@ class ModulatedConv2D(_Float32StyleInput, keras.layers.Layer):
         self._act_gain = default_gain(self.activation)
 
     def _output_size(self, size):
-        fw, _ = _filter_size(self._filter)
+        fw, _ = filter_size(self._filter)
         return conv2d_resample_output_size(
             size, self.kernel_size, fw, up=self.up, padding=self._padding
         )
@@ -451,7 +446,7 @@ class ModulatedConv2D(_Float32StyleInput, keras.layers.Layer):
             raise ValueError(
                 f"`noise_mode` must be one of {NOISE_MODES}. Received: noise_mode={noise_mode}"
             )
-        gain = _check_gain(gain)
+        gain = check_gain(gain)
         x = tf.cast(x, self.compute_dtype)
         styles = self.affine(w)
         noise = None
@@ -534,10 +529,10 @@ class ToRGB(_Float32StyleInput, keras.layers.Layer):
         **kwargs,
     ):
         super().__init__(**kwargs)
-        self.channels = _check_positive_int("channels", channels)
-        self.w_dim = _check_positive_int("w_dim", w_dim)
-        self.kernel_size = _check_positive_int("kernel_size", kernel_size)
-        self.conv_clamp = _check_clamp(conv_clamp)
+        self.channels = check_positive_int("channels", channels)
+        self.w_dim = check_positive_int("w_dim", w_dim)
+        self.kernel_size = check_positive_int("kernel_size", kernel_size)
+        self.conv_clamp = check_clamp(conv_clamp)
         self.fused_modconv = _check_fused(fused_modconv)
 
     def build(self, x_shape, w_shape=None):

@@ -1,12 +1,13 @@
-"""FIR resampling of NHWC images: ``upfirdn2d`` and the convolutions built on it.
+"""FIR resampling of NHWC images: ``upfirdn2d``, its wrappers and layers.
 
 ``upfirdn2d`` upsamples by zero insertion, pads (or crops), convolves with a 2-D FIR filter
 and downsamples by striding, with the argument conventions of stylegan2-ada-pytorch
 (``torch_utils/ops/upfirdn2d.py``): padding is ``(x0, x1, y0, y1)`` with respect to the
 upsampled image, negative values crop, ``flip_filter=False`` means true convolution. The
 wrappers ``upsample2d``, ``downsample2d`` and ``filter2d`` add the padding that keeps the
-output a multiple / fraction / copy of the input size, and ``conv2d_resample`` fuses a
-weight convolution with up/downsampling as in ``torch_utils/ops/conv2d_resample.py``.
+output a multiple / fraction / copy of the input size; the layers ``Upsample2D``,
+``Downsample2D`` and ``Blur`` apply them. ``conv2d_resample``, which fuses a weight
+convolution with up/downsampling, is in `tfdisgan.layers.conv_resample`.
 
 Two implementations, tested equal, and a selector:
 
@@ -35,8 +36,6 @@ Reference:
 
 from __future__ import annotations
 
-import functools
-
 import keras
 import numpy as np
 import tensorflow as tf
@@ -46,7 +45,7 @@ from tfdisgan._validate import is_int, is_number
 IMPLS = ("auto", "ref", "fast")
 
 
-def _parse_scaling(scaling, name):
+def parse_scaling(scaling, name):
     """``int`` or ``(sx, sy)`` -> ``(sx, sy)``, each a positive int."""
     pair = (scaling, scaling) if is_int(scaling) else scaling
     if (
@@ -61,7 +60,7 @@ def _parse_scaling(scaling, name):
     return int(pair[0]), int(pair[1])
 
 
-def _parse_padding(padding):
+def parse_padding(padding):
     """``int``, ``(px, py)`` or ``(x0, x1, y0, y1)`` -> ``(x0, x1, y0, y1)``."""
     if is_int(padding):
         padding = (padding, padding)
@@ -79,7 +78,7 @@ def _parse_padding(padding):
     return tuple(int(p) for p in padding)
 
 
-def _filter_size(f):
+def filter_size(f):
     """Returns ``(fw, fh)`` of a 1-D (separable) or 2-D filter; ``None`` is ``(1, 1)``."""
     if f is None:
         return 1, 1
@@ -147,7 +146,7 @@ def setup_filter(f=(1, 3, 3, 1), normalize=True, flip_filter=False, gain=1, sepa
     return np.ascontiguousarray(arr, dtype=np.float32)
 
 
-def _as_filter(f):
+def as_filter(f):
     """``None`` -> identity ``[1, 1]``; tensors are kept; anything else -> float32 array."""
     if f is None:
         return np.ones([1, 1], np.float32)
@@ -161,7 +160,7 @@ def _static_dim(x, axis):
     return int(dim) if dim is not None else tf.shape(x)[axis]
 
 
-def _pad_or_crop(x, x0, x1, y0, y1):
+def pad_or_crop(x, x0, x1, y0, y1):
     """Zero-pads (positive) or crops (negative) the spatial axes of an NHWC tensor."""
     if max(x0, x1, y0, y1) > 0:
         x = tf.pad(x, [[0, 0], [max(y0, 0), max(y1, 0)], [max(x0, 0), max(x1, 0)], [0, 0]])
@@ -188,7 +187,7 @@ def _upfirdn2d_ref(x, f, up, down, padding, flip_filter, gain):
         x = tf.reshape(x, [n, h, 1, w, 1, channels])
         x = tf.pad(x, [[0, 0], [0, 0], [0, upy - 1], [0, 0], [0, upx - 1], [0, 0]])
         x = tf.reshape(x, [n, h * upy, w * upx, channels])
-    x = _pad_or_crop(x, px0, px1, py0, py1)
+    x = pad_or_crop(x, px0, px1, py0, py1)
 
     f = tf.cast(f, tf.float32) * (gain ** (len(f.shape) / 2))
     if not flip_filter:
@@ -238,7 +237,7 @@ def _upfirdn2d_fast(x, f2d, up, down, padding, flip_filter, gain):
                 y = tf.nn.depthwise_conv2d_backprop_input(
                     full, kernel, y, [1, upy, upx, 1], "VALID"
                 )
-                y = _pad_or_crop(
+                y = pad_or_crop(
                     y,
                     px0 - (fw - 1),
                     px1 + upx - 1 - (fw - 1),
@@ -250,7 +249,7 @@ def _upfirdn2d_fast(x, f2d, up, down, padding, flip_filter, gain):
                 y = _upfirdn2d_ref(y, k, up, (1, 1), (px0, px1, py0, py1), flip_filter=True, gain=1)
                 stride = (1, 1)
         else:
-            y = _pad_or_crop(y, px0, px1, py0, py1)
+            y = pad_or_crop(y, px0, px1, py0, py1)
             stride = (downy, downx) if downx == downy else (1, 1)
             kernel = _depthwise_kernel(tf.cast(k, x.dtype), channels)
             y = tf.nn.depthwise_conv2d(y, kernel, [1, stride[0], stride[1], 1], "VALID")
@@ -313,11 +312,11 @@ def upfirdn2d(x, f, up=1, down=1, padding=0, flip_filter=False, gain=1, impl="au
     x = tf.convert_to_tensor(x)
     if x.shape.rank != 4:
         raise ValueError(f"`x` must be a 4-D NHWC tensor. Received: x.shape={x.shape}")
-    up = _parse_scaling(up, "up")
-    down = _parse_scaling(down, "down")
-    padding_arg, padding = padding, _parse_padding(padding)
-    f = _as_filter(f)
-    fw, fh = _filter_size(f)
+    up = parse_scaling(up, "up")
+    down = parse_scaling(down, "down")
+    padding_arg, padding = padding, parse_padding(padding)
+    f = as_filter(f)
+    fw, fh = filter_size(f)
     if not is_number(gain):
         raise ValueError(f"`gain` must be a number. Received: gain={gain}")
     for size, u, p0, p1, k in [
@@ -355,8 +354,8 @@ def filter2d(x, f, padding=0, flip_filter=False, gain=1, impl="auto"):
     Returns:
         ``[N, H + y0 + y1, W + x0 + x1, C]``.
     """
-    px0, px1, py0, py1 = _parse_padding(padding)
-    fw, fh = _filter_size(_as_filter(f))
+    px0, px1, py0, py1 = parse_padding(padding)
+    fw, fh = filter_size(as_filter(f))
     p = (px0 + fw // 2, px1 + (fw - 1) // 2, py0 + fh // 2, py1 + (fh - 1) // 2)
     return upfirdn2d(x, f, padding=p, flip_filter=flip_filter, gain=gain, impl=impl)
 
@@ -380,9 +379,9 @@ def upsample2d(x, f, up=2, padding=0, flip_filter=False, gain=1, impl="auto"):
     Returns:
         ``[N, H * up_y + y0 + y1, W * up_x + x0 + x1, C]``.
     """
-    upx, upy = _parse_scaling(up, "up")
-    px0, px1, py0, py1 = _parse_padding(padding)
-    fw, fh = _filter_size(_as_filter(f))
+    upx, upy = parse_scaling(up, "up")
+    px0, px1, py0, py1 = parse_padding(padding)
+    fw, fh = filter_size(as_filter(f))
     p = (
         px0 + (fw + upx - 1) // 2,
         px1 + (fw - upx) // 2,
@@ -416,9 +415,9 @@ def downsample2d(x, f, down=2, padding=0, flip_filter=False, gain=1, impl="auto"
     Returns:
         ``[N, (H + y0 + y1) // down_y, (W + x0 + x1) // down_x, C]`` for even filters.
     """
-    downx, downy = _parse_scaling(down, "down")
-    px0, px1, py0, py1 = _parse_padding(padding)
-    fw, fh = _filter_size(_as_filter(f))
+    downx, downy = parse_scaling(down, "down")
+    px0, px1, py0, py1 = parse_padding(padding)
+    fw, fh = filter_size(as_filter(f))
     p = (
         px0 + (fw - downx + 1) // 2,
         px1 + (fw - downx) // 2,
@@ -430,165 +429,7 @@ def downsample2d(x, f, down=2, padding=0, flip_filter=False, gain=1, impl="auto"
     )
 
 
-@functools.lru_cache(maxsize=1)
-def gpu_visible():
-    """Whether TensorFlow sees a GPU (cached: the device list is fixed once initialised)."""
-    return bool(tf.config.list_logical_devices("GPU"))
-
-
-def _split_groups(x, w):
-    """``(groups, x_parts, w_parts)`` for a grouped kernel to run as one convolution per
-    group, or ``(1, None, None)`` where native grouped convolutions are used.
-
-    TensorFlow's CPU kernels without oneDNN (e.g. CPUs without AVX-512, where oneDNN is
-    off by default) run no grouped transposed convolution and differentiate no grouped
-    convolution ("Gradients for grouped convolutions are not supported on CPU"), so on a
-    machine without a GPU every group gets its own convolution. The grouped path is the
-    fused modulated convolution, which the CPU never picks by default.
-    """
-    groups = int(x.shape[3]) // int(w.shape[2])
-    if groups == 1 or gpu_visible():
-        return 1, None, None
-    return groups, tf.split(x, groups, axis=3), tf.split(w, groups, axis=3)
-
-
-def _conv2d(x, w, stride=1, padding=(0, 0, 0, 0), flip_weight=True):
-    """Plain or grouped correlation (``flip_weight=True``) or convolution of NHWC ``x``.
-
-    ``w`` is ``[kh, kw, C_in / groups, C_out]``; the number of groups is
-    ``C_in / w.shape[2]``, output channels group-major, as in ``tf.nn.conv2d``.
-    """
-    groups, x_parts, w_parts = _split_groups(x, w)
-    if groups > 1:
-        return tf.concat([_conv2d(xg, wg, stride, padding, flip_weight)
-                          for xg, wg in zip(x_parts, w_parts, strict=True)], axis=3)
-    if not flip_weight:
-        w = tf.reverse(w, axis=[0, 1])
-    px0, px1, py0, py1 = padding
-    kh, kw = int(w.shape[0]), int(w.shape[1])
-    # Explicit padding lists are avoided: TF 2.21 cannot differentiate a grouped
-    # convolution with explicit padding on the CPU ("SAME" and "VALID" work).
-    if stride == 1 and kh % 2 and kw % 2 and padding == ((kw - 1) // 2,) * 2 + ((kh - 1) // 2,) * 2:
-        pad = "SAME"
-    else:
-        x = _pad_or_crop(x, px0, px1, py0, py1)
-        pad = "VALID"
-    return tf.nn.conv2d(x, w, strides=[1, stride, stride, 1], padding=pad)
-
-
-def _conv2d_transpose(x, w, stride, flip_weight):
-    """Full ("VALID") transposed convolution, ``[N, (H - 1) * s + kh, (W - 1) * s + kw, O]``.
-
-    Grouped like `_conv2d`: ``x`` has ``groups * w.shape[2]`` channels. The transposed
-    convolution is the input gradient of a convolution mapping ``O`` channels to ``C_in``
-    channels, whose kernel is ``w`` with the in/out roles of each group swapped.
-    """
-    split, x_parts, w_parts = _split_groups(x, w)
-    if split > 1:
-        return tf.concat([_conv2d_transpose(xg, wg, stride, flip_weight)
-                          for xg, wg in zip(x_parts, w_parts, strict=True)], axis=3)
-    kh, kw, cin_g, cout = (int(d) for d in w.shape)
-    groups = int(x.shape[3]) // cin_g
-    if flip_weight:  # a transposed convolution convolves; correlation needs flipped taps
-        w = tf.reverse(w, axis=[0, 1])
-    w = tf.reshape(w, [kh, kw, cin_g, groups, cout // groups])
-    w = tf.transpose(w, [0, 1, 4, 3, 2])
-    w = tf.reshape(w, [kh, kw, cout // groups, groups * cin_g])
-    n, h, wd = tf.shape(x)[0], int(x.shape[1]), int(x.shape[2])
-    out_h, out_w = (h - 1) * stride + kh, (wd - 1) * stride + kw
-    y = tf.raw_ops.Conv2DBackpropInput(
-        input_sizes=tf.stack([n, out_h, out_w, cout]),
-        filter=w,
-        out_backprop=x,
-        strides=[1, stride, stride, 1],
-        padding="VALID",
-    )
-    return tf.ensure_shape(y, [None, out_h, out_w, cout])
-
-
-def conv2d_resample(
-    x, w, f=None, up=1, down=1, padding=0, flip_weight=True, flip_filter=False, impl="auto"
-):
-    """2-D convolution with optional FIR up/downsampling, padding applied once up front.
-
-    Equals ``upfirdn2d(x, f, up=up, padding=p, gain=up**2)`` followed by a VALID
-    convolution with ``w`` and ``upfirdn2d(., f, down=down)``, where ``p`` is ``padding``
-    plus the padding `upsample2d` / `downsample2d` would add; it is computed the cheaper
-    way of stylegan2-ada-pytorch (``conv2d_resample.py``): downsampling as FIR filter +
-    strided convolution, upsampling as transposed convolution + FIR filter, 1x1 kernels
-    resampled on the side with fewer pixels.
-
-    Args:
-        x: ``[N, H, W, C_in]``.
-        w: ``[kh, kw, C_in / groups, C_out]``; ``groups = C_in / w.shape[2]`` (grouped
-            convolution, output channels group-major, as ``tf.nn.conv2d``).
-        f: FIR filter from `setup_filter`, or ``None`` (identity). Default None.
-        up: int upsampling factor. Default 1.
-        down: int downsampling factor. Default 1.
-        padding: int, ``(x, y)`` or ``(x0, x1, y0, y1)`` with respect to the upsampled
-            image. Default 0.
-        flip_weight: True = correlation (``tf.nn.conv2d``), False = convolution.
-            Default True.
-        flip_filter: False = FIR convolution, True = FIR correlation. Default False.
-        impl: `upfirdn2d` implementation. Default ``"auto"``.
-
-    Returns:
-        ``[N, H', W', C_out]``; with ``padding = kh // 2`` and an odd kernel
-        ``H' = H * up / down``. Upsampling needs static ``H`` and ``W``.
-
-    Raises:
-        ValueError: for a bad factor or padding, or channels that do not match ``w``.
-    """
-    x = tf.convert_to_tensor(x)
-    if x.shape.rank != 4 or w.shape.rank != 4 if isinstance(w, tf.Tensor) else False:
-        raise ValueError(f"`x` and `w` must be 4-D. Received: x.shape={x.shape}")
-    up, _ = _parse_scaling(up, "up")
-    down, _ = _parse_scaling(down, "down")
-    kh, kw, cin_g, _ = (int(d) for d in w.shape)
-    if x.shape[3] is None or int(x.shape[3]) % cin_g:
-        raise ValueError(
-            f"The input channels must be a multiple of the kernel's input channels "
-            f"{cin_g}. Received: x.shape={x.shape}"
-        )
-    f = _as_filter(f)
-    fw, fh = _filter_size(f)
-    px0, px1, py0, py1 = _parse_padding(padding)
-    if up > 1:
-        px0, px1 = px0 + (fw + up - 1) // 2, px1 + (fw - up) // 2
-        py0, py1 = py0 + (fh + up - 1) // 2, py1 + (fh - up) // 2
-    if down > 1:
-        px0, px1 = px0 + (fw - down + 1) // 2, px1 + (fw - down) // 2
-        py0, py1 = py0 + (fh - down + 1) // 2, py1 + (fh - down) // 2
-    pad = (px0, px1, py0, py1)
-
-    # 1x1 kernel: resample on the side of the convolution with fewer pixels.
-    if kw == 1 and kh == 1 and down > 1 and up == 1:
-        x = upfirdn2d(x, f, down=down, padding=pad, flip_filter=flip_filter, impl=impl)
-        return _conv2d(x, w, flip_weight=flip_weight)
-    if kw == 1 and kh == 1 and up > 1 and down == 1:
-        x = _conv2d(x, w, flip_weight=flip_weight)
-        return upfirdn2d(x, f, up=up, padding=pad, gain=up**2, flip_filter=flip_filter, impl=impl)
-    # Downsampling only: anti-alias, then a strided convolution.
-    if down > 1 and up == 1:
-        x = upfirdn2d(x, f, padding=pad, flip_filter=flip_filter, impl=impl)
-        return _conv2d(x, w, stride=down, flip_weight=flip_weight)
-    # Upsampling: transposed strided convolution, then the interpolation filter.
-    if up > 1:
-        x = _conv2d_transpose(x, w, stride=up, flip_weight=flip_weight)
-        pad = (px0 - (kw - 1), px1 - (kw - up), py0 - (kh - 1), py1 - (kh - up))
-        x = upfirdn2d(x, f, padding=pad, gain=up**2, flip_filter=flip_filter, impl=impl)
-        if down > 1:
-            x = upfirdn2d(x, f, down=down, flip_filter=flip_filter, impl=impl)
-        return x
-    # No resampling and padding the convolution can do itself.
-    if px0 >= 0 and py0 >= 0 and px1 >= 0 and py1 >= 0:
-        return _conv2d(x, w, padding=pad, flip_weight=flip_weight)
-    # Cropping: the generic definition.
-    x = upfirdn2d(x, None, padding=pad, flip_filter=flip_filter, impl=impl)
-    return _conv2d(x, w, flip_weight=flip_weight)
-
-
-def _check_filter_arg(resample_filter):
+def check_filter_arg(resample_filter):
     """Validates a layer's ``resample_filter`` and returns it as nested lists of floats."""
     try:
         setup_filter(resample_filter)
@@ -628,7 +469,7 @@ class Upsample2D(keras.layers.Layer):
     def __init__(self, factor=2, resample_filter=(1, 3, 3, 1), **kwargs):
         super().__init__(**kwargs)
         self.factor = _check_factor(factor)
-        self.resample_filter = _check_filter_arg(resample_filter)
+        self.resample_filter = check_filter_arg(resample_filter)
         self._filter = setup_filter(self.resample_filter)
 
     def call(self, x):
@@ -668,7 +509,7 @@ class Downsample2D(keras.layers.Layer):
     def __init__(self, factor=2, resample_filter=(1, 3, 3, 1), **kwargs):
         super().__init__(**kwargs)
         self.factor = _check_factor(factor)
-        self.resample_filter = _check_filter_arg(resample_filter)
+        self.resample_filter = check_filter_arg(resample_filter)
         self._filter = setup_filter(self.resample_filter)
 
     def call(self, x):
@@ -676,7 +517,7 @@ class Downsample2D(keras.layers.Layer):
 
     def compute_output_shape(self, input_shape):
         n, h, w, c = input_shape
-        fw, fh = _filter_size(self._filter)
+        fw, fh = filter_size(self._filter)
         d = self.factor
 
         def size(s, k):
@@ -710,8 +551,8 @@ class Blur(keras.layers.Layer):
 
     def __init__(self, resample_filter=(1, 3, 3, 1), padding=0, **kwargs):
         super().__init__(**kwargs)
-        self.resample_filter = _check_filter_arg(resample_filter)
-        self._padding = _parse_padding(padding)
+        self.resample_filter = check_filter_arg(resample_filter)
+        self._padding = parse_padding(padding)
         self.padding = padding if is_int(padding) else list(padding)
         self._filter = setup_filter(self.resample_filter)
 

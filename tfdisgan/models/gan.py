@@ -6,30 +6,22 @@ regularisation and an optional augmentation layer, following the Keras 3 GAN gui
 (keras-io ``guides/custom_train_step_in_tensorflow.py``) for the Keras plumbing and
 stylegan2-ada-pytorch (``training/loss.py``, ``training/training_loop.py``) for the maths.
 
-Distribution: every quantity that must not depend on the number of replicas is computed for
-the *global* batch. Per-replica losses are ``sum(per-example loss) / global_batch`` because
-Keras sums gradients across replicas; latents are drawn for the whole global batch from one
-seed state and each replica keeps its own rows, so one replica with batch ``B`` and two
-replicas with ``B / 2`` each see exactly the same ``z`` (batch-coupled layers such as batch
-norm or minibatch-stddev still see only their replica's rows; batch norm's moving statistics
-are averaged over the replicas every step, ``sync_buffers``). Optimizers must be built
-inside the strategy scope before ``fit`` (``compile`` does it; see DESIGN.md, "Pitfalls").
-
-Exact resume: ``tf.train.Checkpoint(model=gan, g_optimizer=..., d_optimizer=...)`` holds
-G, D, G_ema, the optimizer slots, ``cur_nimg`` and the state of every
-``keras.random.SeedGenerator`` reachable from the model (its own and the augment layer's),
-which Keras layers do not expose to TensorFlow checkpoints by themselves.
+The class is split by concept: this module holds construction, ``compile``, the forward
+hooks, the EMA and generation; the training step is ``GANSteps`` (``gan_steps.py``), the
+replica-count invariance (global-batch latents, the global gradient norm, buffer sync)
+``ReplicaHelpers`` (``replicas.py``), and the latents of integer seeds, fixed noise streams
+and the checkpointing of every random state ``SeedStates`` (``seeds.py``).
 """
-
-import contextlib
 
 import keras
 import numpy as np
 import tensorflow as tf
 from keras import ops
 
-from tfdisgan import losses
 from tfdisgan._validate import check_psi, is_int, is_number
+from tfdisgan.models.gan_steps import GANSteps
+from tfdisgan.models.replicas import ReplicaHelpers
+from tfdisgan.models.seeds import MAX_SEED, SeedStates, seeds_to_z
 
 TRACKER_NAMES = (
     "d_loss",
@@ -43,47 +35,7 @@ TRACKER_NAMES = (
 )
 
 
-MAX_SEED = 2**32
-
-
-def seeds_to_z(seeds, z_dim):
-    """Latents for integer seeds: row ``i`` is a pure function of ``(seeds[i], z_dim)``.
-
-    ``z_i = tf.random.stateless_normal([z_dim], seed=[seeds[i], 0], alg="philox")``: plain
-    TensorFlow ops, so an exported SavedModel reproduces ``GAN.generate(seeds=...)`` in-graph
-    without tfdisgan, and a row does not depend on the other seeds of the batch. (The
-    official ``generate.py`` draws ``np.random.RandomState(seed).randn(z_dim)``, which cannot
-    be run inside a graph.) The algorithm is pinned to Philox: "auto_select" may pick a
-    different one per device.
-
-    Args:
-        seeds: int tensor or array ``[N]`` (int64 accepted), each in ``[0, 2**32)``.
-        z_dim: int > 0.
-
-    Returns:
-        float32 tensor ``[N, z_dim]``.
-
-    Example:
-        >>> seeds_to_z([0, 1], 512).shape
-        TensorShape([2, 512])
-    """
-    seeds = tf.cast(tf.reshape(tf.convert_to_tensor(seeds), [-1]), tf.int64)
-    return _seeds_to_z(seeds, int(z_dim))
-
-
-@tf.function(autograph=False, reduce_retracing=True)
-def _seeds_to_z(seeds, z_dim):
-    # A graph: an eager `map_fn` dispatches every row's ops one by one (minutes for 10k).
-    def draw(seed):
-        return tf.random.stateless_normal(
-            [z_dim], seed=tf.stack([seed, tf.zeros([], tf.int64)]), alg="philox"
-        )
-
-    return tf.map_fn(draw, seeds, fn_output_signature=tf.TensorSpec([z_dim], tf.float32),
-                     parallel_iterations=64)
-
-
-class GAN(keras.Model):
+class GAN(GANSteps, ReplicaHelpers, SeedStates, keras.Model):
     """Adversarial training of a generator and a discriminator, with a generator EMA.
 
     The generator maps ``[z, labels]`` (or ``z`` when unconditional) to images NHWC in
@@ -356,6 +308,12 @@ class GAN(keras.Model):
             return
         super()._maybe_symbolic_build(iterator=iterator, data_batch=data_batch)
 
+    @property
+    def metrics(self):
+        """The trackers Keras resets each epoch (``r1`` only when R1 is on)."""
+        names = [n for n in TRACKER_NAMES if n != "r1" or self.r1_gamma > 0]
+        return [self.trackers[n] for n in names]
+
     # --------------------------------------------------------------------------------------
     # Forward hooks
     # --------------------------------------------------------------------------------------
@@ -413,34 +371,8 @@ class GAN(keras.Model):
         return bool(getattr(self.augment, "reals_only", False))
 
     # --------------------------------------------------------------------------------------
-    # Sampling (replica-count invariant)
+    # Sampling
     # --------------------------------------------------------------------------------------
-
-    @staticmethod
-    def num_replicas():
-        """Replicas in sync under the current strategy (1 without one)."""
-        return tf.distribute.get_strategy().num_replicas_in_sync
-
-    @staticmethod
-    def replica_id():
-        """This replica's index in the sync group (0 without a strategy)."""
-        ctx = tf.distribute.get_replica_context()
-        return 0 if ctx is None else ctx.replica_id_in_sync_group
-
-    def replica_rows(self, sample_fn, batch):
-        """Draws ``sample_fn(global_batch)`` and keeps this replica's ``batch`` rows.
-
-        All replicas share one seed state, so they draw the same global tensor; replica ``r``
-        keeps rows ``[r * batch, (r + 1) * batch)``, the rows ``tf.distribute`` gives it of
-        the data batch. One replica with batch ``B`` therefore sees exactly what two replicas
-        with ``B / 2`` see together.
-        """
-        n = self.num_replicas()
-        if n == 1:
-            return sample_fn(batch)
-        full = sample_fn(batch * n)
-        start = tf.cast(self.replica_id(), tf.int32) * tf.cast(batch, tf.int32)
-        return full[start : start + batch]
 
     def sample_z(self, batch):
         """Standard-normal latents ``[batch, z_dim]`` for this replica."""
@@ -454,258 +386,8 @@ class GAN(keras.Model):
         return self.replica_rows(draw, batch)
 
     # --------------------------------------------------------------------------------------
-    # Training
+    # EMA
     # --------------------------------------------------------------------------------------
-
-    def unpack_data(self, data):
-        """Splits a batch into ``images [B, H, W, C]`` float32 and ``labels [B]`` int32/None.
-
-        Accepts ``images``, ``(images,)`` or ``(images, labels)``. Labels are ignored when
-        the model is unconditional and required when it is conditional.
-        """
-        labels = None
-        if isinstance(data, dict):
-            raise ValueError(f"Expected images or (images, labels). Received a dict: {data}")
-        if isinstance(data, (tuple, list)):
-            if not 1 <= len(data) <= 3:
-                raise ValueError(f"Expected images or (images, labels). Received: {data}")
-            images = data[0]
-            if len(data) > 1:
-                labels = data[1]
-        else:
-            images = data
-        images = ops.cast(images, "float32")
-        if self.num_classes == 0:
-            return images, None
-        if labels is None:
-            raise ValueError(
-                f"This GAN is conditional (num_classes={self.num_classes}): the data must "
-                "yield (images, labels)."
-            )
-        return images, ops.reshape(ops.cast(labels, "int32"), [-1])
-
-    def train_step(self, data):
-        """One D step, one G step, the EMA update and the ``cur_nimg`` increment.
-
-        Args:
-            data: ``images [B, H, W, C]`` in ``[-1, 1]`` or ``(images, labels [B])``; ``B`` is
-                the per-replica batch (use ``drop_remainder=True`` so replicas get equal
-                batches).
-
-        Returns:
-            Dict of tracker results (running means over the epoch).
-        """
-        reals, labels = self.unpack_data(data)
-        batch = ops.shape(reals)[0]
-        global_batch = batch * self.num_replicas()
-
-        logs = {}
-        logs.update(self.d_step(reals, labels, global_batch))
-        # Fakes of the G step use the real batch's labels, so the class balance is the data's.
-        logs.update(self.g_step(batch, labels, global_batch))
-        self.adjust_augment(global_batch)
-        self.sync_buffers()
-        self.update_ema(global_batch)
-        self.cur_nimg.assign_add(ops.cast(global_batch, "int64"))
-        logs["aug_p"] = self._aug_p()
-
-        for name, value in logs.items():
-            if isinstance(value, tuple):
-                self.trackers[name].update_state(value[0], sample_weight=value[1])
-            else:
-                self.trackers[name].update_state(value)
-        return self._format_logs({m.name: m.result() for m in self.metrics})
-
-    def _aug_p(self):
-        p = getattr(self.augment, "p", None)
-        if p is None:
-            return ops.zeros([], "float32")
-        return ops.mean(ops.cast(ops.convert_to_tensor(p), "float32"))
-
-    @staticmethod
-    def _format_logs(logs):
-        # Keras 3.15 reduces fit outputs with `strategy.reduce(MEAN, v, axis=0)` under
-        # MultiWorkerMirroredStrategy, which rejects scalars (DESIGN.md, "Pitfalls").
-        if isinstance(tf.distribute.get_strategy(), tf.distribute.MultiWorkerMirroredStrategy):
-            return {k: ops.reshape(v, [1]) for k, v in logs.items()}
-        return logs
-
-    def compute_r1(self, reals, labels):
-        """R1 on this replica's reals.
-
-        The gradient is taken with respect to the reals before augmentation, through the
-        augment layer, as in stylegan2-ada.
-
-        Returns:
-            ``(penalty [B], real_logits [B])``; ``real_logits`` are D's logits on the
-            augmented reals (reusable for the main loss).
-        """
-        # A fresh tensor: inside a `tf.cond` branch `reals` is a capture the tape can't see.
-        reals = tf.identity(reals)
-        with tf.GradientTape(watch_accessed_variables=False) as tape:
-            tape.watch(reals)
-            logits = self.run_discriminator(
-                self.augment_images(reals, real=True), labels, training=True
-            )
-            logits_sum = ops.sum(logits)
-        grads = tape.gradient(logits_sum, reals)
-        return losses.r1_penalty(grads), logits
-
-    def d_step(self, reals, labels, global_batch):
-        """One discriminator update.
-
-        Loss per replica: ``(sum(d_logistic) + r1_gamma / 2 * r1_interval * sum(r1)) /
-        global_batch``, R1 only on steps where ``d_optimizer.iterations % r1_interval == 0``.
-
-        Returns:
-            Dict of tracker updates: ``d_loss``, ``d_real``, ``d_fake``, ``d_grad_norm`` and,
-            with R1, ``r1`` as ``(mean penalty, weight)``.
-        """
-        batch = ops.shape(reals)[0]
-        gb = ops.cast(global_batch, "float32")
-        fakes = ops.stop_gradient(self.run_generator(self.sample_z(batch), labels, training=True))
-        use_r1 = self.r1_gamma > 0
-        lazy = use_r1 and self.r1_interval > 1
-        r1 = r1_weight = None
-        with tf.GradientTape() as tape:
-            if use_r1 and not lazy:
-                # R1 every step: one D forward on the reals serves the loss and the penalty.
-                r1, real_logits = self.compute_r1(reals, labels)
-                r1_weight = ops.cast(batch, "float32")
-            else:
-                real_logits = self.run_discriminator(
-                    self.augment_images(reals, real=True), labels, training=True
-                )
-            fake_logits = self.run_discriminator(
-                self.augment_images(fakes, real=False), labels, training=True
-            )
-            d_logistic = losses.d_logistic_loss(real_logits, fake_logits)
-            loss = ops.sum(d_logistic) / gb
-            if lazy:
-                do_r1 = ops.equal(self.d_optimizer.iterations % self.r1_interval, 0)
-                r1, r1_logits = tf.cond(
-                    do_r1,
-                    lambda: self.compute_r1(reals, labels),
-                    lambda: (tf.zeros([batch], tf.float32), tf.zeros([batch], tf.float32)),
-                )
-                r1_weight = ops.cast(do_r1, "float32") * ops.cast(batch, "float32")
-            if use_r1:
-                gain = self.r1_gamma / 2.0 * self.r1_interval
-                loss = loss + ops.sum(r1) * gain / gb
-            scaled_loss = self.d_optimizer.scale_loss(loss)
-        self.accumulate_augment(real_logits)
-        if lazy:  # the R1 pass saw its own augmented reals (stylegan2-ada Dr1 reports too)
-            self.accumulate_augment(r1_logits, ops.cast(do_r1, "float32"))
-        variables = self.d_train_variables()
-        grads = tape.gradient(scaled_loss, variables)
-        grad_norm = self.apply_gradients(self.d_optimizer, grads, variables)
-        logs = {
-            "d_loss": ops.mean(d_logistic),
-            "d_real": ops.mean(real_logits),
-            "d_fake": ops.mean(fake_logits),
-            "d_grad_norm": grad_norm,
-        }
-        if use_r1:
-            logs["r1"] = (ops.mean(r1), r1_weight)
-        return logs
-
-    def compute_g_loss(self, z, labels):
-        """Per-example generator loss ``[B]`` for latents ``z`` (call inside a tape)."""
-        fakes = self.run_generator(z, labels, training=True)
-        fake_logits = self.run_discriminator(
-            self.augment_images(fakes, real=False), labels, training=True
-        )
-        return losses.g_nonsaturating_loss(fake_logits)
-
-    def g_step(self, batch, labels, global_batch):
-        """One generator update with fresh latents; returns ``g_loss`` and ``g_grad_norm``."""
-        z = self.sample_z(batch)
-        with tf.GradientTape() as tape:
-            g_loss = self.compute_g_loss(z, labels)
-            loss = ops.sum(g_loss) / ops.cast(global_batch, "float32")
-            scaled_loss = self.g_optimizer.scale_loss(loss)
-        variables = self.g_train_variables()
-        grads = tape.gradient(scaled_loss, variables)
-        grad_norm = self.apply_gradients(self.g_optimizer, grads, variables)
-        return {"g_loss": ops.mean(g_loss), "g_grad_norm": grad_norm}
-
-    def g_train_variables(self):
-        """The generator variables the G steps update: the trainable ones except those in
-        ``frozen_variables`` (``tfdisgan.transfer.freeze``: ``--freeze_mapping``)."""
-        return self._unfrozen_variables("generator")
-
-    def d_train_variables(self):
-        """The discriminator variables the D steps update: the trainable ones except those
-        in ``frozen_variables`` (``tfdisgan.transfer.freeze``: FreezeD's ``--freeze_d``)."""
-        return self._unfrozen_variables("discriminator")
-
-    def _unfrozen_variables(self, attr):
-        # `frozen_variables`: a frozenset of "generator/<variable.path>" strings, set by
-        # `tfdisgan.transfer.freeze`; a plain attribute that no checkpoint tracks.
-        frozen = getattr(self, "frozen_variables", None) or frozenset()
-        return [v for v in getattr(self, attr).trainable_variables
-                if f"{attr}/{v.path}" not in frozen]
-
-    def apply_gradients(self, optimizer, grads, variables):
-        """Applies per-replica ``grads`` and returns the global gradient norm.
-
-        With several replicas the gradients are all-reduced here to measure the norm of the
-        global gradient; the optimizer then receives ``sum / n`` on every replica, so its own
-        cross-replica sum reconstructs the global gradient (one extra all-reduce per step,
-        the price of an exact norm).
-        """
-        pairs = [(g, v) for g, v in zip(grads, variables, strict=True) if g is not None]
-        # Dense: an embedding's IndexedSlices repeat a row per occurrence of its label, and
-        # Keras' Adam squares them before summing duplicates (a wrong second moment that
-        # would also depend on the replica count), as does `global_norm`.
-        grads = [tf.convert_to_tensor(g) for g, _ in pairs]
-        variables = [v for _, v in pairs]
-        n = self.num_replicas()
-        ctx = tf.distribute.get_replica_context()
-        if n > 1 and ctx is not None:
-            grads = ctx.all_reduce(tf.distribute.ReduceOp.SUM, grads)
-            grad_norm = tf.linalg.global_norm(grads)
-            grads = [g / n for g in grads]
-        else:
-            grad_norm = tf.linalg.global_norm(grads)
-        if isinstance(optimizer, keras.optimizers.LossScaleOptimizer):
-            grad_norm = grad_norm / ops.cast(optimizer.dynamic_scale, grad_norm.dtype)
-            # A non-finite scaled gradient is the loss scaler's overflow probe: it skips the
-            # step and lowers the scale. Logged as 0, not Inf, which would stop the run.
-            grad_norm = tf.where(tf.math.is_finite(grad_norm), grad_norm, 0.0)
-        elif optimizer.loss_scale_factor is not None:
-            grad_norm = grad_norm / optimizer.loss_scale_factor
-        optimizer.apply_gradients(zip(grads, variables, strict=True))
-        return grad_norm
-
-    def sync_buffers(self):
-        """Averages G's and D's non-trainable float weights over the replicas.
-
-        Keras creates batch-norm moving statistics with aggregation "none": under
-        ``tf.distribute`` each replica's update then changes only its own copy, so the
-        copies, and the workers of a multi-worker run, drift apart (a checkpoint keeps
-        replica 0's). One all-reduce per step restores a single value, the moving average
-        of the mean of the replicas' batch statistics. A no-op with one replica.
-        """
-        ctx = tf.distribute.get_replica_context()
-        if self.num_replicas() == 1 or ctx is None:
-            return
-        buffers = [
-            v for net in (self.generator, self.discriminator) for v in net.non_trainable_weights
-            if getattr(v, "aggregation", "none") == "none" and "float" in str(v.dtype)
-        ]
-        if not buffers:
-            return
-        values = []
-        for v in buffers:
-            # An explicit device: with one local replica (MultiWorkerMirroredStrategy on a
-            # CPU) a bare read has none, which `all_reduce` rejects ("destinations can not
-            # be empty").
-            with tf.device(v.value.device):
-                values.append(tf.identity(v.value))
-        means = ctx.all_reduce(tf.distribute.ReduceOp.MEAN, values)
-        for v, mean in zip(buffers, means, strict=True):
-            v.assign(mean)
 
     def ema_beta(self, global_batch):
         """EMA decay for this step: ``0.5 ** (global_batch / ema_nimg)``.
@@ -743,12 +425,6 @@ class GAN(keras.Model):
                 w_ema.assign(w)
         return beta
 
-    @property
-    def metrics(self):
-        """The trackers Keras resets each epoch (``r1`` only when R1 is on)."""
-        names = [n for n in TRACKER_NAMES if n != "r1" or self.r1_gamma > 0]
-        return [self.trackers[n] for n in names]
-
     # --------------------------------------------------------------------------------------
     # Generation
     # --------------------------------------------------------------------------------------
@@ -765,31 +441,6 @@ class GAN(keras.Model):
         if labels is not None:
             labels = ops.convert_to_tensor(labels, "int32")
         return net(self.generator_inputs(z, labels), training=False)
-
-    @contextlib.contextmanager
-    def fixed_noise(self, seed):
-        """Within the block, the generators' random streams (StyleGAN2's per-pixel noise)
-        restart from values fixed by `seed`; afterwards the training streams continue as
-        if nothing had been drawn. An evaluation under the same seed then sees the same
-        images whenever it runs: during training, after a resume, or on a loaded network.
-
-        Args:
-            seed: int in ``[0, 2**31)``.
-        """
-        seed = int(seed)
-        if not 0 <= seed < 2**31:
-            raise ValueError(f"seed must be in [0, 2**31). Received: seed={seed}")
-        states = [v for name, v in sorted(self._seed_states().items())
-                  if name.startswith(("_seed_state_generator_", "_seed_state_generator_ema_"))]
-        saved = [v.numpy() for v in states]
-        try:
-            for i, v in enumerate(states):
-                v.assign(np.asarray([seed, 1000 + i], dtype=saved[i].dtype)
-                         .reshape(saved[i].shape))
-            yield self
-        finally:
-            for v, value in zip(states, saved, strict=True):
-                v.assign(value)
 
     def generate(self, seeds=None, z=None, labels=None, psi=1.0, use_ema=True, batch_size=32):
         """Generates uint8 images.
@@ -865,37 +516,3 @@ class GAN(keras.Model):
                 f"Labels must be in [0, {self.num_classes}). Received: label={int(bad[0])}"
             )
         return arr.astype(np.int32)
-
-    # --------------------------------------------------------------------------------------
-    # Checkpointing
-    # --------------------------------------------------------------------------------------
-
-    def _seed_states(self):
-        """``{name: state variable}`` of every SeedGenerator reachable from the model.
-
-        Named by the owning attribute (``augment``, ``generator``, ...) and the generator's
-        position inside it, so identically built models get identical names.
-        """
-        states = {}
-        for i, sg in enumerate(getattr(self, "_seed_generators", [])):
-            states[f"_seed_state_self_{i}"] = sg.state
-        for attr in ("generator", "discriminator", "generator_ema", "augment"):
-            layer = getattr(self, attr, None)
-            if not isinstance(layer, keras.layers.Layer):
-                continue
-            sgs = [
-                sg
-                for sub in layer._flatten_layers(include_self=True)
-                for sg in getattr(sub, "_seed_generators", [])
-            ]
-            for i, sg in enumerate(sgs):
-                states[f"_seed_state_{attr}_{i}"] = sg.state
-        return states
-
-    def _trackable_children(self, save_type="checkpoint", **kwargs):
-        # Keras layers keep SeedGenerator states out of TensorFlow's object graph; add them
-        # so that `tf.train.Checkpoint` resumes the random streams exactly.
-        children = super()._trackable_children(save_type, **kwargs)
-        if save_type == "checkpoint":
-            children.update(self._seed_states())
-        return children

@@ -1,54 +1,29 @@
-"""Throughput benchmarks behind scripts/benchmark.py; each returns a JSON-ready dict.
+"""What the benchmark suites time: each `bench_*` function measures one thing on this
+machine and returns a JSON-ready dict (`tfdisgan.experiments.benchmarks` runs them).
 
-Speed targets live here and in the JSON reports under benchmarks/, never in timed tests.
-Every suite warms up first (tracing, caches) and reports the median of several timed runs.
+Every measurement warms up first (tracing, caches) and reports the median of several timed
+runs. StyleGAN2 is measured at the peer benchmark's configuration (`PAPER256` nets, see
+`build_stylegan2_bench_model`); `run_peer` times the official PyTorch code in the same run.
 """
 
+import json
 import os
-import platform
-import re
+import resource
 import shutil
 import statistics
+import subprocess
 import tempfile
 import time
 
 import numpy as np
 import tensorflow as tf
 from PIL import Image
+from tensorflow.python.framework.convert_to_constants import convert_variables_to_constants_v2
 
-from tfdisgan.data import pipeline, procedural, tfrecords
-
-
-def machine_name():
-    """A stable file name for this machine: CPU model slug, core count and GPU if any."""
-    model = platform.processor() or platform.machine()
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as handle:
-            for line in handle:
-                if line.startswith("model name"):
-                    model = line.split(":", 1)[1]
-                    break
-    except OSError:
-        pass
-    slug = re.sub(r"[^a-z0-9]+", "-", model.lower()).strip("-")[:40]
-    gpus = tf.config.list_physical_devices("GPU")
-    suffix = f"-{len(gpus)}gpu" if gpus else ""
-    return f"{slug}-{os.cpu_count()}cpu{suffix}"
-
-
-def environment():
-    """Versions and hardware the numbers were measured with."""
-    import keras
-
-    return {
-        "machine": machine_name(),
-        "cpu_count": os.cpu_count(),
-        "gpus": [d.name for d in tf.config.list_physical_devices("GPU")],
-        "tensorflow": tf.__version__,
-        "keras": keras.__version__,
-        "python": platform.python_version(),
-        "date": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-    }
+from tfdisgan import export
+from tfdisgan.data import load_dataset, pipeline, procedural, tfrecords
+from tfdisgan.models import DCGAN, stylegan2
+from tfdisgan.precision import half_dtype, loss_scaled
 
 
 def _median_rate(fn, count, repeats):
@@ -162,8 +137,6 @@ def bench_train(model, dataset, steps=10, warmup=2, repeats=3):
 
 def peak_memory_mb():
     """Peak memory so far: host RSS of this process, and GPU 0's allocator peak if any."""
-    import resource
-
     result = {"host_peak_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
                                     1)}
     if tf.config.list_physical_devices("GPU"):
@@ -194,10 +167,6 @@ def bench_peak_flops(size=2048, repeats=5):
 
 def graph_flops(fn, *input_specs):
     """Float operations of one call of `fn` (TF profiler on the frozen traced graph)."""
-    from tensorflow.python.framework.convert_to_constants import (
-        convert_variables_to_constants_v2,
-    )
-
     concrete = tf.function(fn).get_concrete_function(*input_specs)
     frozen = convert_variables_to_constants_v2(concrete)
     options = tf.compat.v1.profiler.ProfileOptionBuilder.float_operation()
@@ -231,9 +200,6 @@ def build_stylegan2_bench_model(resolution, r1_interval, pl_weight=0.0, precisio
     """StyleGAN2 as the peer benchmark builds it: paper256 nets, z = w = 512, unconditional,
     no augmentation, R1 gamma 1 every `r1_interval` steps, path length off by default;
     `precision` "mixed_*" puts the top 4 resolutions in the half dtype (official layout)."""
-    from tfdisgan.models import stylegan2
-    from tfdisgan.precision import loss_scaled
-
     kwargs = {**PAPER256, **precision_overrides(precision), **overrides}
     model = stylegan2.StyleGAN2(resolution=resolution, seed=0, **kwargs)
     g_opt = loss_scaled(stylegan2.lazy_adam(0.0025, (0.0, 0.99), 4 if pl_weight else None),
@@ -254,8 +220,6 @@ def _random_images(resolution, batch_size):
 def precision_overrides(precision):
     """StyleGAN2 constructor arguments of a concrete precision: the official layout (top 4
     resolutions in the half dtype) for the mixed ones."""
-    from tfdisgan.precision import half_dtype
-
     half = half_dtype(precision)
     return {} if half is None else {"num_fp16_res": 4, "half_dtype": half}
 
@@ -312,9 +276,6 @@ def bench_export(resolution=64, batch_sizes=(1, 16, 64), preset="cpu_tiny", imag
     """G_ema images/s through Python (`model.generate`, eager Keras, what the scripts run)
     vs through the exported SavedModel (`serving_default` loaded in this process, what TF
     Serving runs), seeds in and uint8 images out, const noise, at each batch size."""
-    from tfdisgan import export
-    from tfdisgan.models import stylegan2
-
     model_kwargs, _ = stylegan2.split_preset(stylegan2.resolve_preset(preset, resolution))
     model = stylegan2.StyleGAN2(**model_kwargs, seed=0)
     tmp = tempfile.mkdtemp(prefix="tfdisgan-bench-export-")
@@ -352,13 +313,23 @@ def bench_export(resolution=64, batch_sizes=(1, 16, 64), preset="cpu_tiny", imag
         shutil.rmtree(tmp, ignore_errors=True)
 
 
+def bench_dcgan(resolution, batch_size=32, xla=False):
+    """DCGAN training images/s (base_channels 64, z 100) on procedural scenes."""
+    model = DCGAN(resolution=resolution, seed=0)
+    g_opt, d_opt = DCGAN.default_optimizers()
+    model.compile(g_optimizer=g_opt, d_optimizer=d_opt, jit_compile=xla)
+    data = load_dataset("procedural:256", batch_size, resolution=resolution)
+    result = bench_train(model, data, steps=5 if resolution > 64 else 10)
+    result.update(resolution=resolution, model="DCGAN base_channels=64 z_dim=100",
+                  device="GPU" if tf.config.list_physical_devices("GPU") else "CPU")
+    return result
+
+
 def run_peer(bench_script, sg2ada_root, python, resolutions, batch=8, timeout=3600):
     """Runs `bench_script`, a timer of the official StyleGAN2-ADA (PyTorch) in `python`, in
     this same benchmark run and returns its per-resolution paper256 numbers."""
-    import json
-    import subprocess
-
-    out = tempfile.mktemp(suffix=".json")
+    handle, out = tempfile.mkstemp(suffix=".json")
+    os.close(handle)
     res = ",".join(str(r) for r in resolutions)
     command = [python, bench_script, "--configs", "paper256", "--param-res", res,
                "--train-res", res, "--infer-res", res, "--batch", str(batch), "--out", out]

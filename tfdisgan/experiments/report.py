@@ -1,0 +1,177 @@
+"""What the experiments measure of a trained arm and what they write.
+
+`evaluate` measures one arm's generator for the small-data study: SWD and MS-SSIM against
+the reals, FID/KID with a feature network, the leak rates, D's mean logits on training
+reals, unseen reals (`heldout_reals`) and fakes (`mean_logit`), ADA's p.
+
+A study's result is one dict; `write_report` stores it as OUTDIR/<name>.json and its
+markdown table as OUTDIR/<name>.md after every arm (a partial report survives a crash),
+copying both to a `report_dir` (e.g. docs/study) when the config names one; `save_grid`
+and `copy_small` write the sample grids, `machine` describes the machine it ran on.
+"""
+
+import json
+import math
+import os
+import platform
+import shutil
+import time
+
+import numpy as np
+import tensorflow as tf
+from PIL import Image
+
+from tfdisgan import images
+from tfdisgan.data import procedural
+from tfdisgan.files import write_atomic
+from tfdisgan.metrics import frechet, kid, msssim, swd
+
+
+def cpu_model():
+    """The CPU's model name (``/proc/cpuinfo``; else what `platform` knows)."""
+    model = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as handle:
+            for line in handle:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return model
+
+
+def machine():
+    """The machine a study ran on: CPU, cores, GPUs, Python, TensorFlow, platform."""
+    gpus = [d.name for d in tf.config.list_physical_devices("GPU")]
+    return {"cpu": cpu_model(), "cpu_count": os.cpu_count(), "gpus": gpus,
+            "python": platform.python_version(), "tensorflow": tf.__version__,
+            "platform": platform.platform()}
+
+
+def fmt(value, digits=3):
+    """A table cell: ``digits`` significant digits of a float, "n/a" for None or NaN."""
+    if value is None or (isinstance(value, float) and not math.isfinite(value)):
+        return "n/a"
+    return f"{value:.{digits}g}" if isinstance(value, float) else str(value)
+
+
+def last_log(run_dir):
+    """The last line of RUN_DIR/log.jsonl as a dict ({} when there is none)."""
+    path = os.path.join(run_dir, "log.jsonl")
+    last = {}
+    if os.path.exists(path):
+        with open(path, encoding="utf-8") as handle:
+            for line in handle:
+                if line.strip():
+                    last = json.loads(line)
+    return last
+
+
+def save_grid(grid_images, path, columns=8):
+    """Tiles uint8 images into a grid PNG of at most `columns` columns, atomically."""
+    images.save_grid(grid_images, path, columns=min(columns, len(grid_images)))
+
+
+def copy_small(src, dst):
+    """Copies a grid PNG as a 256-colour palette PNG (a third of the size, for docs/)."""
+    tmp = f"{dst}.tmp.png"
+    with Image.open(src) as image:
+        image.convert("RGB").quantize(256, dither=Image.Dither.NONE).save(tmp, optimize=True)
+    os.replace(tmp, dst)
+
+
+def write_report(config, result, started, name, title, table):
+    """Writes OUTDIR/<name>.json (`result`) and OUTDIR/<name>.md (`title`, the command line
+    and `table`), both also to `config.report_dir` when set.
+
+    Args:
+        config: the study's config (`outdir`, `report_dir`, `command`).
+        result: the study's dict; gets `total_s` (since `started`) and `table`.
+        started: `time.time()` at the study's start.
+        name: file name without extension ("study", "cross_mix").
+        title: the markdown heading.
+        table: function result -> markdown table.
+    """
+    result["total_s"] = time.time() - started
+    result["table"] = table(result)
+    write_atomic(os.path.join(config.outdir, f"{name}.json"),
+                 json.dumps(result, indent=2, default=float))
+    header = f"# {title}\n\n`{config.command}`\n\n" if config.command else ""
+    write_atomic(os.path.join(config.outdir, f"{name}.md"), header + result["table"])
+    if config.report_dir:
+        for file_name in (f"{name}.json", f"{name}.md"):
+            shutil.copyfile(os.path.join(config.outdir, file_name),
+                            os.path.join(config.report_dir, file_name))
+
+
+def mean_logit(model, images, batch_size=64):
+    """Mean discriminator logit (inference mode) over uint8 images, or None."""
+    if images is None or not len(images):
+        return None
+    logits = []
+    for start in range(0, len(images), batch_size):
+        x = np.asarray(images[start:start + batch_size], np.float32) / 127.5 - 1.0
+        logits.append(np.asarray(model.run_discriminator(x, None, training=False)))
+    return float(np.mean(np.concatenate(logits)))
+
+
+def heldout_reals(config, reals):
+    """For procedural data, as many unseen scenes of the target classes as there are reals
+    (the next ones after the training set), else None: D's logits on them against the
+    training reals show discriminator overfitting (stylegan2-ada's figure 1)."""
+    if not procedural.is_procedural(config.data):
+        return None
+    images, _ = procedural.generate(2 * len(reals), reals.shape[1], seed=config.seed,
+                                    classes=tuple(config.classes) or None)
+    if not np.array_equal(images[:len(reals)], reals):
+        return None  # not the continuation of the training set: no held-out set
+    return images[len(reals):]
+
+
+def evaluate(model, reals, detectors, num_gen, seed=0, network=None, real_features=None,
+             grid_images=16, heldout=None):
+    """Metrics and leak rates of a generator against the reals.
+
+    Args:
+        model: a `tfdisgan.models.GAN` (unconditional).
+        reals: uint8 [N, H, W, 3].
+        detectors: dict kind -> fitted `LeakDetector`.
+        num_gen: int, fakes drawn (SWD uses min(num_gen, N) of each).
+        seed: int, seed of the latents.
+        network: FID/KID feature network or None; real_features: its features of the
+            reals.
+        grid_images: int, fakes returned for the sample grid.
+        heldout: uint8 [M, H, W, 3] unseen reals or None.
+
+    Returns:
+        `(results dict, uint8 grid images)`. Besides the metrics, the mean D logits
+        (inference mode) on the training reals (`d_real`), the held-out reals
+        (`d_heldout`) and fakes of the trained (non-EMA) generator (`d_fake`), and ADA's
+        final `aug_p` (None without ADA).
+    """
+    z = np.random.RandomState(seed).randn(num_gen, model.z_dim).astype(np.float32)
+    fakes = np.asarray(model.generate(z=z, batch_size=64))
+    n = min(num_gen, len(reals))
+    # The same random subset of reals for every arm: SWD compares equal counts.
+    subset = reals[np.random.RandomState(seed).permutation(len(reals))[:n]]
+    results = {
+        "swd": swd.sliced_wasserstein_distance(subset, fakes[:n], seed=seed)["swd"],
+        "msssim": msssim.msssim_diversity(fakes, seed=seed),
+        "num_gen": int(num_gen),
+        "swd_num": int(n),
+    }
+    if network is not None:
+        # With a few hundred images both are biased by the counts: compare arms only.
+        fake_features = network(fakes)
+        results["kid"] = kid.kernel_inception_distance(real_features, fake_features,
+                                                       seed=seed)
+        results["fid"] = frechet.frechet_distance_from_features(real_features, fake_features)
+    results["leak"] = {kind: d.leak_rate(fakes) for kind, d in detectors.items()}
+    # Measured here, not read from log.jsonl: its tick values are the trackers' running
+    # means since the start of the run, not the state at the end.
+    raw = np.asarray(model.generate(z=z[:len(reals)], use_ema=False, batch_size=64))
+    results.update(d_real=mean_logit(model, reals), d_heldout=mean_logit(model, heldout),
+                   d_fake=mean_logit(model, raw))
+    p = getattr(model.augment, "p", None)
+    results["aug_p"] = None if p is None else float(np.asarray(p))
+    return results, fakes[:grid_images]
