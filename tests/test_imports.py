@@ -145,6 +145,28 @@ class ImportLayersTest(tf.test.TestCase):
     def test_no_import_cycle(self):
         self.assertEqual(cycles(self.edges), [])
 
+    def test_no_private_name_crosses_a_module(self):
+        # `from tfdisgan.x import _name` (or a `_name` reached through an imported module
+        # alias): a private name is private to its module; make it public where it lives.
+        crossing = []
+        for module, path in self.found.items():
+            with open(path, encoding="utf-8") as handle:
+                tree = ast.parse(handle.read(), path)
+            aliases = {}
+            for node in ast.walk(tree):
+                if isinstance(node, ast.ImportFrom) and (node.module or "").startswith(
+                        "tfdisgan"):
+                    for alias in node.names:
+                        if alias.name.startswith("_") and not alias.name.startswith("__"):
+                            crossing.append(f"{module}:{node.lineno} {alias.name}")
+                        aliases[alias.asname or alias.name] = node.module
+            for node in ast.walk(tree):
+                if (isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name)
+                        and node.value.id in aliases and node.attr.startswith("_")
+                        and not node.attr.startswith("__")):
+                    crossing.append(f"{module}:{node.lineno} {node.value.id}.{node.attr}")
+        self.assertEqual(crossing, [])
+
     def test_the_checks_catch_what_they_claim(self):
         # An upward edge and a cycle, made up: both are reported.
         edges = [("tfdisgan.runs", "tfdisgan.training", 1),

@@ -108,7 +108,7 @@ def _load_arrays(info, resolution, seed, verify_checksums, num_workers):
     images, labels = [], []
     options = (resolution, "center", None, "white")
     # None means all cores, as in build_dataset (the pool only starts for many files).
-    stream = tfrecords._iter_decoded(files, options, num_workers or os.cpu_count() or 1)
+    stream = tfrecords.iter_decoded(files, options, num_workers or os.cpu_count() or 1)
     for index, image, _, _ in tfrecords.iter_unique(stream, files, rejects):
         if image is not None:
             images.append(image)
@@ -253,7 +253,7 @@ def _streaming_dataset(info, manifest, batch_size, input_context, seed, shuffle,
         # Streaming order is reproducible but not random-access: resume by skipping batches
         # (before parsing them, so skipping costs reading only).
         ds = ds.skip(start_step)
-    parse = tfrecords._parse_batch(manifest.get("encoding", "raw"), manifest["resolution"])
+    parse = tfrecords.parse_batch(manifest.get("encoding", "raw"), manifest["resolution"])
     ds = ds.map(parse, num_parallel_calls=tf.data.AUTOTUNE)
     if mirror:
         def flip(step, batch):

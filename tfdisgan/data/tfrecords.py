@@ -76,7 +76,7 @@ def _example(image, label, encoding):
 _MIN_FILES_FOR_POOL = 128
 
 
-def _iter_decoded(files, options, num_workers):
+def iter_decoded(files, options, num_workers):
     """Yields (index, image, info, reason) in file order, decoding in a process pool.
 
     The pool spawns its workers: forking a process whose TensorFlow runtime has started its
@@ -202,7 +202,7 @@ def build_dataset(
         candidates, rejects = folder_lib.scan_source(source)
         class_names = sorted({f.class_name for f in candidates})
         options = (resolution, crop, min_size, background)
-        stream = _iter_decoded(candidates, options, num_workers)
+        stream = iter_decoded(candidates, options, num_workers)
         source_text = os.path.abspath(os.fspath(source))
     class_ids = {name: i for i, name in enumerate(class_names)}
 
@@ -393,7 +393,7 @@ def _parse_record(encoding, resolution):
     return parse
 
 
-def _parse_batch(encoding, resolution):
+def parse_batch(encoding, resolution):
     """A map fn on a batch of serialized Examples: one vectorised parse, uint8 [B,H,W,3]."""
     if encoding == "png":
         single = _parse_record(encoding, resolution)
