@@ -23,6 +23,7 @@ import tensorflow as tf
 
 from tests.test_generate_scripts import DCGAN_RUN, REPO
 from tfdisgan import checkpoint_files, export, mixing, training, transfer
+from tfdisgan._validate import check_psi
 from tfdisgan.metrics import core
 
 DATA = "ckpt-3.data-00000-of-00001"
@@ -293,8 +294,8 @@ class PsiErrorsTest(_ScriptCase):
         with self.assertRaisesRegex(ValueError, r"`psi`.*Received: psi=-3\.0"):
             core.calc_metrics(view, "procedural:64", ["swd"], num_gen=4, psi=-3.0)
         with self.assertRaisesRegex(ValueError, r"^--psi \(truncation\).*Received: --psi=9\.0$"):
-            mixing.check_psi(9.0, "--psi")
-        self.assertEqual(mixing.check_psi(0.7), 0.7)
+            check_psi(9.0, "--psi")
+        self.assertEqual(check_psi(0.7), 0.7)
 
     def test_model_generate(self):
         from tfdisgan.models import DCGAN, StyleGAN2
