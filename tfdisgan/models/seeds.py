@@ -74,7 +74,7 @@ class SeedStates:
         if not 0 <= seed < 2**31:
             raise ValueError(f"seed must be in [0, 2**31). Received: seed={seed}")
         states = [v for name, v in sorted(self._seed_states().items())
-                  if name.startswith(("_seed_state_generator_", "_seed_state_generator_ema_"))]
+                  if name.startswith("_seed_state_generator")]  # G and G_ema
         saved = [v.numpy() for v in states]
         try:
             for i, v in enumerate(states):
