@@ -18,7 +18,7 @@ PACKAGE = os.path.join(REPO, "tfdisgan")
 LAYERS = {
     0: ("tfdisgan", "tfdisgan.version", "tfdisgan._validate", "tfdisgan.files",
         "tfdisgan.images", "tfdisgan.precision", "tfdisgan.distribute",
-        "tfdisgan.checkpoint_files"),
+        "tfdisgan.checkpoint_files", "tfdisgan.graph_memory"),
     1: ("tfdisgan.layers", "tfdisgan.losses"),
     2: ("tfdisgan.data", "tfdisgan.augment"),
     3: ("tfdisgan.models",),

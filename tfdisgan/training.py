@@ -39,6 +39,7 @@ from tfdisgan.config import (  # noqa: F401 - TrainConfig, ConfigError: the API'
 )
 from tfdisgan.data import describe, load_dataset
 from tfdisgan.files import write_atomic, write_json
+from tfdisgan.graph_memory import released_custom_gradients
 from tfdisgan.metrics import core as metrics_core
 from tfdisgan.metrics import features as metrics_features
 from tfdisgan.precision import resolve_precision
@@ -227,7 +228,9 @@ def run(config, strategy=None, verbose=True):
     else:
         # On a non-chief worker this name may be ahead of the chief's; it is never created.
         run_dir = next_run_dir(config.outdir, name)
-    _train(config, strategy, run_dir, resuming, class_ids, num_classes, verbose, chief)
+    # The traced steps are not differentiated from outside after the run: free their graphs.
+    with released_custom_gradients():
+        _train(config, strategy, run_dir, resuming, class_ids, num_classes, verbose, chief)
     return run_dir
 
 

@@ -11,6 +11,7 @@ import tensorflow as tf
 from absl.testing import parameterized
 
 from tests.layers.layer_test_util import np_upfirdn2d, run_layer_test
+from tfdisgan import graph_memory
 from tfdisgan.layers import (
     Blur,
     Downsample2D,
@@ -94,8 +95,8 @@ class Upfirdn2dTest(tf.test.TestCase, parameterized.TestCase):
     def test_fast_gradients_match_reference_to_second_order(self, case):
         x0, f = _x(), _FILTERS["random3x4"]
 
-        def grads(impl):
-            x = tf.Variable(x0)
+        def grads(impl, x=None):
+            x = tf.Variable(x0) if x is None else x
             with tf.GradientTape() as outer:
                 with tf.GradientTape() as inner:
                     y = upfirdn2d(x, f, gain=1.3, impl=impl, **case)
@@ -107,6 +108,39 @@ class Upfirdn2dTest(tf.test.TestCase, parameterized.TestCase):
         (g_ref, h_ref), (g_fast, h_fast) = grads("ref"), grads("fast")
         self.assertAllClose(g_fast, g_ref, atol=1e-4, rtol=1e-4)
         self.assertAllClose(h_fast, h_ref, atol=1e-3 * float(np.abs(h_ref).max()), rtol=1e-4)
+        # Traced, the fast path attaches its adjoint without tf.custom_gradient (which
+        # would keep the graph in TensorFlow's registry): same values, to second order.
+        before = graph_memory.custom_gradient_names()
+        variable = tf.Variable(x0)
+        g_graph, h_graph = tf.function(lambda: grads("fast", variable))()
+        self.assertAllClose(g_graph, g_fast, atol=1e-6, rtol=1e-6)
+        self.assertAllClose(h_graph, h_fast, atol=1e-6 * float(np.abs(h_ref).max()), rtol=1e-6)
+        self.assertEqual(graph_memory.custom_gradient_names(), before)
+
+    def test_symbolic_gradients_in_a_graph_match_the_tape(self):
+        # tf.gradients (and cond/while gradients) read the gradient registry, not the
+        # tape: the fast op's registered adjoint gives the tape's values, to second order.
+        x0, f = _x(), _FILTERS["random3x4"]
+
+        @tf.function
+        def both(x):
+            with tf.GradientTape() as outer:
+                outer.watch(x)
+                with tf.GradientTape() as inner:
+                    inner.watch(x)
+                    y = upfirdn2d(x, f, up=2, padding=(2, 1, 2, 1), gain=1.3, impl="fast")
+                    loss = tf.reduce_sum(tf.sin(y) * y)
+                g = inner.gradient(loss, x)
+                loss2 = tf.reduce_sum(tf.square(g) * x)
+            y = upfirdn2d(x, f, up=2, padding=(2, 1, 2, 1), gain=1.3, impl="fast")
+            (g_sym,) = tf.gradients(tf.reduce_sum(tf.sin(y) * y), x)
+            (h_sym,) = tf.gradients(tf.reduce_sum(tf.square(g_sym) * x), x)
+            return g, outer.gradient(loss2, x), g_sym, h_sym
+
+        g, h, g_sym, h_sym = both(tf.constant(x0))
+        self.assertGreater(float(tf.reduce_max(tf.abs(h))), 0.0)
+        self.assertAllClose(g_sym, g, atol=1e-6, rtol=1e-6)
+        self.assertAllClose(h_sym, h, atol=1e-5, rtol=1e-5)
 
     def test_tensor_filter_and_dynamic_shapes_use_reference(self):
         x, f = _x(), _FILTERS["binomial4"]
