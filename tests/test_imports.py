@@ -19,7 +19,7 @@ LAYERS = {
     0: ("tfdisgan", "tfdisgan.version", "tfdisgan._validate", "tfdisgan.files",
         "tfdisgan.images", "tfdisgan.precision", "tfdisgan.distribute",
         "tfdisgan.checkpoint_files", "tfdisgan.graph_memory"),
-    1: ("tfdisgan.layers", "tfdisgan.losses"),
+    1: ("tfdisgan.layers", "tfdisgan.losses", "tfdisgan.optimizers"),
     2: ("tfdisgan.data", "tfdisgan.augment"),
     3: ("tfdisgan.models",),
     4: ("tfdisgan.views", "tfdisgan.callbacks", "tfdisgan.metrics"),

@@ -24,6 +24,7 @@ Reference:
 import keras
 from keras import layers
 
+from tfdisgan import optimizers
 from tfdisgan._validate import is_int
 from tfdisgan.models.gan import GAN
 
@@ -315,8 +316,8 @@ class DCGAN(GAN):
     def default_optimizers(learning_rate=2e-4, beta_1=0.5):
         """``(g_optimizer, d_optimizer)``: two Adam(2e-4, beta_1=0.5), as in the paper."""
         return (
-            keras.optimizers.Adam(learning_rate=learning_rate, beta_1=beta_1),
-            keras.optimizers.Adam(learning_rate=learning_rate, beta_1=beta_1),
+            optimizers.Adam(learning_rate=learning_rate, beta_1=beta_1),
+            optimizers.Adam(learning_rate=learning_rate, beta_1=beta_1),
         )
 
     def get_config(self):

@@ -1,8 +1,8 @@
 """StyleGAN2 training presets (stylegan2-ada ``train.py`` ``cfg_specs``) and the
 lazy-regularisation Adam of ``training_loop.py``."""
 
-import keras
 
+from tfdisgan import optimizers
 from tfdisgan._validate import check_choice, check_int, check_number, check_resolution, is_int
 
 # stylegan2-ada train.py `cfg_specs` (None in "auto" = computed from resolution and GPUs, as
@@ -135,7 +135,7 @@ def lazy_adam(learning_rate, betas=(0.0, 0.99), interval=None, epsilon=1e-8, **k
         **kwargs: other ``keras.optimizers.Adam`` arguments.
 
     Returns:
-        ``keras.optimizers.Adam``.
+        `tfdisgan.optimizers.Adam` (``keras.optimizers.Adam``, fewer graph ops).
 
     Example:
         >>> opt = lazy_adam(0.0025, interval=16)
@@ -147,7 +147,7 @@ def lazy_adam(learning_rate, betas=(0.0, 0.99), interval=None, epsilon=1e-8, **k
         raise ValueError(f"`interval` must be None or an int. Received: interval={interval!r}")
     beta_1, beta_2 = betas
     ratio = 1.0 if not interval or interval <= 0 else interval / (interval + 1)
-    return keras.optimizers.Adam(
+    return optimizers.Adam(
         learning_rate=learning_rate * ratio,
         beta_1=beta_1**ratio,
         beta_2=beta_2**ratio,
