@@ -279,26 +279,31 @@ def _adjoint(dy, x_shape, y_shape, f2d, f_static, up, down, padding, flip_filter
     return _upfirdn2d_fast(dy, f2d, down, up, p, not flip_filter, gain, f_static)
 
 
-# One registered gradient per distinct (filter, up, down, padding, flip, gain): see
+# One registered gradient per distinct (filter, up, down, padding, flip, gain, shapes): see
 # `_upfirdn2d_fast`. The names carry a per-import token so a reloaded module registers anew.
 _GRADIENTS = {}
 _GRADIENTS_LOCK = threading.Lock()
 _TOKEN = uuid.uuid4().hex[:8]
 
 
-def _registered_gradient(f_static, up, down, padding, flip_filter, gain):
-    """The name of a registered gradient function for these parameters (symbolic
-    ``tf.gradients``, cond/while gradients), made once; it reads shapes from the op and
-    holds only Python values, so it keeps no graph alive."""
-    key = (f_static.shape, f_static.tobytes(), up, down, padding, bool(flip_filter), float(gain))
+def _registered_gradient(f_static, up, down, padding, flip_filter, gain, x_shape, y_shape):
+    """The name of a registered gradient function for these parameters and shapes
+    (symbolic ``tf.gradients``, cond/while gradients), made once; it holds only Python
+    values, so it keeps no graph alive. It needs nothing from the op: SavedModel export
+    traces registered gradients with ``op=None``."""
+    x_dims = tuple(x_shape.as_list()[1:])
+    y_dims = (None, *y_shape.as_list()[1:])
+    key = (f_static.shape, f_static.tobytes(), up, down, padding, bool(flip_filter),
+           float(gain), x_dims, y_dims)
     with _GRADIENTS_LOCK:
         name = _GRADIENTS.get(key)
         if name is None:
             name = f"TfdisganUpfirdn2d_{_TOKEN}_{len(_GRADIENTS)}"
+            x_static = tf.TensorShape([None, *x_dims])
+            y_static = tf.TensorShape(y_dims)
 
-            def gradient(op, dy, *unused):
-                y, x = op.inputs
-                dx = _adjoint(dy, x.shape, y.shape, _filter_2d(f_static), f_static, up, down,
+            def gradient(unused_op, dy, *unused):
+                dx = _adjoint(dy, x_static, y_static, _filter_2d(f_static), f_static, up, down,
                               padding, flip_filter, gain)
                 return [None, dx]
 
@@ -345,7 +350,8 @@ def _upfirdn2d_fast(x, f2d, up, down, padding, flip_filter, gain, f_static=None)
                       gain)
         return [None, dx]
 
-    name = _registered_gradient(f_static, up, down, padding, flip_filter, gain)
+    name = _registered_gradient(f_static, up, down, padding, flip_filter, gain, x_shape,
+                                y_shape)
     with tf.compat.v1.get_default_graph().gradient_override_map({"IdentityN": name}):
         y_out, x_out = tf.identity_n([y, x])
     # The tape (GradientTape in a tf.function) ignores the override map: give it the
