@@ -8,8 +8,8 @@ import weakref
 import keras
 import tensorflow as tf
 
-from tests.runs.harness import tiny_config
-from tfdisgan import graph_memory, training
+from tests.runs.harness import RunState, changed, initial_weights, tiny_config
+from tfdisgan import graph_memory, optimizers, training
 
 
 def _traced_optimizer_step():
@@ -47,12 +47,23 @@ class ReleaseTest(tf.test.TestCase):
         gc.collect()
         self.assertIsNone(graph())
 
-    def test_a_training_run_leaves_no_registry_entry(self):
+    def test_a_stylegan2_run_leaves_no_registry_entry(self):
+        # The main model on its defaults (R1 and path length both step at step 0, R1
+        # through ADA's upfirdn2d to second order), with our lean Adam.
         before = graph_memory.custom_gradient_names()
-        config = tiny_config("dcgan", self.get_temp_dir(), steps=1, augment="ada")
-        training.run(config, verbose=False)
+        config = tiny_config("stylegan2", self.get_temp_dir(), steps=1, augment="ada")
+        start = initial_weights(config)
+        run_dir = training.run(config, verbose=False)
         self.assertEqual(graph_memory.custom_gradient_names(), before)
-
+        state = RunState(run_dir, config)
+        self.assertIsInstance(state.model.g_optimizer, optimizers.Adam)
+        self.assertIsInstance(state.model.d_optimizer, optimizers.Adam)
+        # Gmain + Greg and Dmain + Dreg all stepped, and moved their networks.
+        self.assertEqual(int(state.model.g_optimizer.iterations.numpy()), 2)
+        self.assertEqual(int(state.model.d_optimizer.iterations.numpy()), 2)
+        after = state.weights()
+        self.assertNotEmpty(changed(after, start, "generator/", atol=1e-7))
+        self.assertNotEmpty(changed(after, start, "discriminator/", atol=1e-7))
 
 if __name__ == "__main__":
     tf.test.main()

@@ -1,7 +1,7 @@
 """StyleGAN2 building blocks: Keras layers and the TensorFlow ops behind them (NHWC).
 
-* resample: `setup_filter`, `upfirdn2d`, `upsample2d`, `downsample2d`, `filter2d`;
-  layers `Upsample2D`, `Downsample2D`, `Blur`
+* resample: `setup_filter`, `upfirdn2d`, `upsample2d`, `downsample2d`, `filter2d`
+* resample_layers: `Upsample2D`, `Downsample2D`, `Blur`
 * conv_resample: `conv2d_resample`
 * bias_act: `bias_act`, `ACTIVATIONS`
 * equalized: `EqualizedDense`, `EqualizedConv2D`
@@ -20,15 +20,13 @@ from tfdisgan.layers.modulated import (
     resolve_fused_modconv,
 )
 from tfdisgan.layers.resample import (
-    Blur,
-    Downsample2D,
-    Upsample2D,
     downsample2d,
     filter2d,
     setup_filter,
     upfirdn2d,
     upsample2d,
 )
+from tfdisgan.layers.resample_layers import Blur, Downsample2D, Upsample2D
 from tfdisgan.layers.stats import MinibatchStdDev
 
 __all__ = [

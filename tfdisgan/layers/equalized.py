@@ -28,7 +28,8 @@ import tensorflow as tf
 from tfdisgan._validate import is_int, is_number
 from tfdisgan.layers.bias_act import bias_act, check_activation, default_gain
 from tfdisgan.layers.conv_resample import conv2d_resample
-from tfdisgan.layers.resample import check_filter_arg, filter_size, setup_filter
+from tfdisgan.layers.resample import filter_size, setup_filter
+from tfdisgan.layers.resample_layers import check_filter_arg
 
 
 def check_positive_int(name, value):

@@ -37,7 +37,8 @@ from tfdisgan.layers.equalized import (
     check_positive_int,
     conv2d_resample_output_size,
 )
-from tfdisgan.layers.resample import check_filter_arg, filter_size, setup_filter
+from tfdisgan.layers.resample import filter_size, setup_filter
+from tfdisgan.layers.resample_layers import check_filter_arg
 
 NOISE_MODES = ("random", "const", "none")
 
