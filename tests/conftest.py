@@ -5,11 +5,32 @@ test can build a 2-replica ``tf.distribute.MirroredStrategy`` on this GPU-less m
 DESIGN.md, "Pitfalls"). Tests that do not ask for a strategy run on ``/CPU:0`` as usual.
 """
 
+import atexit
 import gc
 import os
+import shutil
+import tempfile
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+
+# Every temporary file of the session (tf.test's get_temp_dir, tempfile.mkdtemp in fixtures,
+# the run folders some tests write under gettempdir(), and the scripts the tests spawn, via
+# TMPDIR) lands in one folder removed when the process exits, so a run of the suite leaves
+# nothing in /tmp (before, each run left tf.test's '<string>...' folders and run folders).
+SESSION_TMP = tempfile.mkdtemp(prefix="tfdisgan-tests-")
+os.environ["TMPDIR"] = SESSION_TMP
+tempfile.tempdir = SESSION_TMP
+
+
+def remove_session_tmp(path=None):
+    """Removes the session's temporary folder (`path`: another one, for its test)."""
+    shutil.rmtree(path or SESSION_TMP, ignore_errors=True)
+
+
+# At exit of each process (xdist worker and controller), after tf.test's own cleanup of
+# its folder inside this one (atexit runs last-registered first).
+atexit.register(remove_session_tmp)
 
 import tensorflow as tf  # noqa: E402
 

@@ -282,7 +282,7 @@ class ReplicaCountTest(tf.test.TestCase):
             gan = DCGAN(resolution=16, z_dim=16, base_channels=8, max_channels=16,
                         num_classes=4, batch_norm=False, seed=3, ema_kimg=0.01,
                         ema_rampup=0.05)
-            gan.compile(*DCGAN.default_optimizers(), r1_gamma=1.0, r1_interval=2)
+            gan.compile(**DCGAN.default_optimizers(), r1_gamma=1.0, r1_interval=2)
             return gan
 
         keras.utils.set_random_seed(0)
@@ -301,7 +301,7 @@ class ReplicaCountTest(tf.test.TestCase):
         strategy = distribute.make_strategy("mirrored", CPUS)
         with strategy.scope():
             gan = DCGAN(resolution=16, z_dim=16, base_channels=8, max_channels=16, seed=3)
-            gan.compile(*DCGAN.default_optimizers())
+            gan.compile(**DCGAN.default_optimizers())
         images = np.random.default_rng(2).uniform(-1, 1, [8, 16, 16, 3]).astype(np.float32)
         gan.fit(tf.data.Dataset.from_tensor_slices(images).batch(8), verbose=0, shuffle=False)
         buffers = [v for net in (gan.generator, gan.discriminator, gan.generator_ema)
@@ -327,7 +327,8 @@ class ReplicaCountTest(tf.test.TestCase):
 
         def build():
             gan = StyleGAN2(**config)
-            gan.compile(lazy_adam(2e-3), lazy_adam(2e-3), r1_gamma=1.0, r1_interval=None,
+            gan.compile(g_optimizer=lazy_adam(2e-3), d_optimizer=lazy_adam(2e-3),
+                        r1_gamma=1.0, r1_interval=None,
                         pl_weight=2.0, pl_interval=None)
             gan.train_noise_mode = "const"
             return gan

@@ -97,6 +97,16 @@ class InterpolationTest(tf.test.TestCase):
         self.assertAllClose(half[0, :2], (w_avg + 0.5 * (ws[0, :2] - w_avg)).numpy())
         self.assertAllEqual(half[0, 2:], ws[0, 2:])
         self.assertAllEqual(half[1], ws[1])
+        # The mapping network truncates with the same function (one copy): equal bits.
+        from tfdisgan.models.stylegan2.mapping_network import MappingNetwork
+
+        mapping = MappingNetwork(z_dim=3, c_dim=0, w_dim=3, num_ws=4, num_layers=1)
+        z = tf.random.stateless_normal([2, 3], seed=[2, 3])
+        mapping(z)
+        mapping.w_avg.assign(w_avg)
+        plain = mapping(z)
+        self.assertAllEqual(mapping(z, psi=0.5, truncation_cutoff=2),
+                            mixing.truncate_ws(plain, w_avg, [0.5, 0.5], cutoff=2))
         other = -ws
         mixed = mixing.crossover_ws(ws, other, [0, 3]).numpy()
         self.assertAllEqual(mixed[0], other[0])

@@ -204,7 +204,7 @@ class NvidiaImportTest(tf.test.TestCase):
 
     def test_transfer_from_imported(self):
         target = StyleGAN2(**ARCH, mbstd_group_size=2, seed=9)
-        target.compile(keras.optimizers.Adam(), keras.optimizers.Adam())
+        target.compile(g_optimizer=keras.optimizers.Adam(), d_optimizer=keras.optimizers.Adam())
         report = transfer.transfer(target, self.out, verbose=False)
         self.assertEqual(report["counts"]["loaded"], len(transfer.named_variables(target)))
         npz = os.path.join(self.tmp, "church.npz")

@@ -73,7 +73,8 @@ class StyleGAN2MixedTest(tf.test.TestCase):
         if half == "float16":
             g_opt = precision.loss_scaled(g_opt, "mixed_float16")
             d_opt = precision.loss_scaled(d_opt, "mixed_float16")
-        gan.compile(g_opt, d_opt, r1_gamma=1.0, r1_interval=2, pl_interval=2)
+        gan.compile(g_optimizer=g_opt, d_optimizer=d_opt,
+                    r1_gamma=1.0, r1_interval=2, pl_interval=2)
         data = tf.data.Dataset.from_tensors((_images(res=16), tf.zeros([4], tf.int32))).repeat()
         history = gan.fit(data, steps_per_epoch=steps, epochs=1, verbose=0)
         return gan, history.history

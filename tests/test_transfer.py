@@ -24,7 +24,8 @@ DCGAN_TINY = dict(data="procedural:64", resolution=16, base_channels=8, max_chan
 def _sg2(seed, **overrides):
     keras.utils.set_random_seed(seed)
     model = StyleGAN2(**{**SG2, **overrides}, seed=seed)
-    model.compile(lazy_adam(0.01), lazy_adam(0.01), r1_gamma=1.0, r1_interval=2, pl_weight=0.0)
+    model.compile(g_optimizer=lazy_adam(0.01), d_optimizer=lazy_adam(0.01),
+                  r1_gamma=1.0, r1_interval=2, pl_weight=0.0)
     return model
 
 
@@ -86,7 +87,7 @@ class TransferTest(tf.test.TestCase):
             with open(os.path.join(run_dir, "transfer_report.json"), encoding="utf-8") as f:
                 self.assertIn(name, json.load(f)["error"])
         dcgan = DCGAN(resolution=16, z_dim=32, base_channels=8, max_channels=32)
-        dcgan.compile(*DCGAN.default_optimizers())
+        dcgan.compile(**DCGAN.default_optimizers())
         with self.assertRaisesRegex(transfer.TransferError, "stylegan2 model, this run trains"):
             transfer.transfer(dcgan, self.npz, verbose=False)
 
@@ -118,7 +119,7 @@ class TransferTest(tf.test.TestCase):
             keras.utils.set_random_seed(classes)
             dcgans.append(DCGAN(resolution=16, z_dim=8, base_channels=8, max_channels=16,
                                 num_classes=classes))
-            dcgans[-1].compile(*DCGAN.default_optimizers())
+            dcgans[-1].compile(**DCGAN.default_optimizers())
         npz = transfer.save_npz(dcgans[0], os.path.join(tempfile.mkdtemp(), "dcgan.npz"))
         report = transfer.transfer(dcgans[1], npz, partial="new_classes", verbose=False)
         status = {row["name"]: row["status"] for row in report["variables"]}
@@ -178,7 +179,7 @@ class TransferTest(tf.test.TestCase):
     def test_freeze_d_dcgan_counts_convs_from_the_input(self):
         keras.utils.set_random_seed(0)
         model = DCGAN(resolution=32, z_dim=16, base_channels=8, max_channels=32, seed=0)
-        model.compile(*DCGAN.default_optimizers())
+        model.compile(**DCGAN.default_optimizers())
         frozen = transfer.freeze(model, freeze_d=2)
         self.assertEqual(sorted(frozen), sorted([
             "discriminator/down16_conv/kernel", "discriminator/down8_conv/kernel",

@@ -10,6 +10,11 @@ dataset tool's decode workers can import `tfdisgan.data.folder` without TensorFl
 * views / export / gallery / mixing / images: `GeneratorView`, `export_saved_model`,
   `load_network`, `showcase`, `latent_walk`, `style_mixing_grid`, `write_gif`
 * metrics: `calc_metrics` (FID/KID, SWD, MS-SSIM, precision/recall; `tfdisgan.metrics`)
+
+Where each StyleGAN2 paper term (mapping network, modulation, demodulation, equalized
+learning rate, noise, skip G, residual D, minibatch stddev, lazy / R1 / path-length /
+style-mixing regularisation, truncation) lives: docs/architecture.md, and the docstring
+of `tfdisgan.models.stylegan2`.
 """
 
 import importlib

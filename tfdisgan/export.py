@@ -53,6 +53,7 @@ import tensorflow as tf
 
 from tfdisgan import checkpoint_files, views
 from tfdisgan._validate import PSI_RANGE
+from tfdisgan.images import to_uint8_tensor
 from tfdisgan.models.gan import GAN
 from tfdisgan.models.seeds import MAX_SEED, seeds_to_z
 from tfdisgan.runs import (  # noqa: F401 - the loaders' names, as before
@@ -67,11 +68,6 @@ DEFAULT_MAX_BATCH = 256
 METADATA = os.path.join("assets.extra", "tfdisgan.json")
 SIGNATURES_ALL = ("serving_default", "generate_from_z", "mapping", "generate_from_w", "mix")
 SIGNATURES_DCGAN = ("serving_default", "generate_from_z")
-
-
-def _uint8(images):
-    # Same arithmetic as GAN.generate: (x * 127.5 + 128).clip(0, 255).astype(uint8).
-    return tf.cast(tf.clip_by_value(images * 127.5 + 128.0, 0.0, 255.0), tf.uint8)
 
 
 class _GeneratorModule(tf.Module):
@@ -171,7 +167,7 @@ class _GeneratorModule(tf.Module):
             z = z * psi[:, None]
             labels = self._labels(class_id)
             images = view.net(z if labels is None else [z, labels], training=False)
-        return {"images": _uint8(images)}
+        return {"images": to_uint8_tensor(images)}
 
     def _from_seeds(self, seeds, psi, class_id):
         checks = self._checks([("seeds", seeds), ("psi", psi), ("class_id", class_id)],
@@ -200,7 +196,7 @@ class _GeneratorModule(tf.Module):
         with tf.control_dependencies(checks):
             images = self._view.net.synthesis(tf.identity(ws), noise_mode="const",
                                               training=False)
-            return {"images": _uint8(images)}
+            return {"images": to_uint8_tensor(images)}
 
     def _mix(self, coarse_seeds, fine_seeds, crossover, psi, class_id):
         num_ws = self._view.num_ws
@@ -217,7 +213,7 @@ class _GeneratorModule(tf.Module):
             fine = self._ws(seeds_to_z(tf.identity(fine_seeds), z_dim), psi, class_id)
             ws = views.crossover_ws(coarse, fine, tf.identity(crossover))
             images = self._view.net.synthesis(ws, noise_mode="const", training=False)
-            return {"images": _uint8(images)}
+            return {"images": to_uint8_tensor(images)}
 
 
 def check_export_dir(export_dir):

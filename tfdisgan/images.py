@@ -5,13 +5,26 @@ import math
 import os
 
 import numpy as np
+import tensorflow as tf
 from PIL import Image
 
 
 def to_uint8(images):
-    """Images in ``[-1, 1]`` -> uint8, as ``GAN.generate``: ``(x * 127.5 + 128).clip(0, 255)``."""
+    """Images in ``[-1, 1]`` -> uint8 (NumPy), the one conversion of the package.
+
+    ``(x * 127.5 + 128).clip(0, 255)`` truncated, as stylegan2-ada-pytorch's generate.py and
+    metric_utils.py (``(img * 127.5 + 128).clamp(0, 255).to(torch.uint8)``). Used for generated
+    images and for reals read back from the dataset (it inverts the reader's
+    ``u / 127.5 - 1`` exactly for every level ``u``). ``to_uint8_tensor`` is the same in-graph.
+    """
     images = np.asarray(images)
     return (images * 127.5 + 128).clip(0, 255).astype(np.uint8)
+
+
+def to_uint8_tensor(images):
+    """``to_uint8`` as TensorFlow ops (in-graph: the exported SavedModel's output)."""
+    images = tf.convert_to_tensor(images)
+    return tf.cast(tf.clip_by_value(images * 127.5 + 128.0, 0.0, 255.0), tf.uint8)
 
 
 def image_grid(images, columns=None):

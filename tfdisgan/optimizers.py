@@ -18,8 +18,32 @@ computes ``1 - beta`` in float32 inside the kernel, which differs from Keras' va
 last bit.
 """
 
+from typing import NamedTuple
+
 import keras
 import tensorflow as tf
+
+
+class OptimizerPair(NamedTuple):
+    """``(g_optimizer, d_optimizer)``, what ``DCGAN.default_optimizers`` and
+    ``stylegan2.preset_optimizers`` return.
+
+    It unpacks as a tuple (``g_opt, d_opt = pair``) and as keyword arguments, so it fits the
+    keyword-only ``GAN.compile``: ``gan.compile(**pair, r1_gamma=1.0)``.
+    """
+
+    g_optimizer: keras.optimizers.Optimizer
+    d_optimizer: keras.optimizers.Optimizer
+
+    def keys(self):
+        return self._fields
+
+    def __getitem__(self, key):
+        if isinstance(key, str):
+            if key not in self._fields:
+                raise KeyError(key)
+            return getattr(self, key)
+        return tuple.__getitem__(self, key)
 
 
 @keras.saving.register_keras_serializable(package="tfdisgan")
@@ -69,4 +93,4 @@ class Adam(keras.optimizers.Adam):
         variable.assign_sub((m * alpha) / (tf.sqrt(v) + epsilon))
 
 
-__all__ = ["Adam"]
+__all__ = ["Adam", "OptimizerPair"]

@@ -31,7 +31,6 @@ import sys
 import keras
 import tensorflow as tf
 
-from tfdisgan import optimizers
 from tfdisgan.augment import get_augment
 from tfdisgan.checkpoint_files import (
     CHECKPOINT_ERRORS,
@@ -150,10 +149,8 @@ def build_model(config, num_classes, strategy):
                     num_classes=num_classes, ema_kimg=config.ema_kimg,
                     ema_rampup=config.ema_rampup or None, seed=config.seed,
                 )
-            g_opt = optimizers.Adam(config.g_lr, beta_1=betas[0], beta_2=betas[1],
-                                          epsilon=1e-8)
-            d_opt = optimizers.Adam(config.d_lr, beta_1=betas[0], beta_2=betas[1],
-                                          epsilon=1e-8)
+            g_opt = dcgan.DCGAN.adam(config.g_lr, *betas)
+            d_opt = dcgan.DCGAN.adam(config.d_lr, *betas)
             compile_kwargs = dict(r1_gamma=config.r1_gamma, r1_interval=config.r1_interval)
         else:
             model = stylegan2.StyleGAN2(

@@ -12,6 +12,11 @@ from tfdisgan.images import to_uint8
 from tfdisgan.models.gan import GAN
 from tfdisgan.models.seeds import MAX_SEED, seeds_to_z
 
+# The package's one truncation and style crossover, under the names the views and the
+# mixing API have always used.
+from tfdisgan.models.stylegan2.style_layers import crossover as crossover_ws  # noqa: F401
+from tfdisgan.models.stylegan2.style_layers import truncate as truncate_ws
+
 NOISE_MODES = ("const", "random", "none")
 SPACES = ("z", "w")
 NEEDS_STYLEGAN2 = "style mixing needs StyleGAN2"
@@ -125,54 +130,6 @@ def loop_positions(num_keys, frames):
 # ------------------------------------------------------------------------------------------
 # Generator views
 # ------------------------------------------------------------------------------------------
-
-
-def truncate_ws(ws, w_avg, psi, cutoff=None):
-    """Truncation toward ``w_avg`` with a per-example ``psi`` (TensorFlow ops, in-graph too).
-
-    ``ws <- w_avg + psi * (ws - w_avg)`` for the first ``cutoff`` layers (all when None),
-    exactly as ``MappingNetwork``; rows with ``psi == 1`` are returned unchanged (the mapping
-    network skips truncation then, and ``w_avg + 1 * (w - w_avg)`` may differ in the last bit).
-
-    Args:
-        ws: float32 ``[N, num_ws, w_dim]``.
-        w_avg: float32 ``[w_dim]``.
-        psi: float or float32 ``[N]``.
-        cutoff: int or None.
-
-    Returns:
-        float32 ``[N, num_ws, w_dim]``.
-    """
-    ws = tf.convert_to_tensor(ws, tf.float32)
-    psi = tf.cast(tf.convert_to_tensor(psi), tf.float32)
-    psi = tf.broadcast_to(tf.reshape(psi, [-1]), tf.shape(ws)[:1])
-    psi3 = tf.reshape(psi, [-1, 1, 1])
-    w_avg = tf.convert_to_tensor(w_avg, tf.float32)
-    truncated = w_avg + psi3 * (ws - w_avg)
-    if cutoff is not None:
-        keep = tf.reshape(tf.range(tf.shape(ws)[1]) < cutoff, [1, -1, 1])
-        truncated = tf.where(keep, truncated, ws)
-    return tf.where(tf.reshape(tf.equal(psi, 1.0), [-1, 1, 1]), ws, truncated)
-
-
-def crossover_ws(coarse_ws, fine_ws, crossover):
-    """Style mixing at a crossover layer (TensorFlow ops, in-graph too).
-
-    Layers ``[0, crossover)`` come from ``coarse_ws`` and ``[crossover, num_ws)`` from
-    ``fine_ws``, as the style-mixing regulariser of training (``StyleGAN2.mix_styles``).
-
-    Args:
-        coarse_ws, fine_ws: float32 ``[N, num_ws, w_dim]``.
-        crossover: int or int ``[N]`` in ``[0, num_ws]``.
-
-    Returns:
-        float32 ``[N, num_ws, w_dim]``.
-    """
-    coarse_ws = tf.convert_to_tensor(coarse_ws, tf.float32)
-    fine_ws = tf.convert_to_tensor(fine_ws, tf.float32)
-    crossover = tf.cast(tf.reshape(tf.convert_to_tensor(crossover), [-1, 1]), tf.int32)
-    layer = tf.range(tf.shape(coarse_ws)[1])[None, :]
-    return tf.where((layer < crossover)[:, :, None], coarse_ws, fine_ws)
 
 
 def normalize_class_name(name):

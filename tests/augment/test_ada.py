@@ -742,7 +742,8 @@ class DistributedTest(tf.test.TestCase):
 
 def _tiny_dcgan(augment, seed=1, **compile_kwargs):
     gan = DCGAN(resolution=16, z_dim=8, base_channels=8, max_channels=16, seed=seed)
-    gan.compile(DCGAN.adam(), DCGAN.adam(), augment=augment, **compile_kwargs)
+    gan.compile(g_optimizer=DCGAN.adam(), d_optimizer=DCGAN.adam(),
+                augment=augment, **compile_kwargs)
     return gan
 
 
@@ -823,7 +824,8 @@ class GANIntegrationTest(tf.test.TestCase):
         augment = CountingAugment()
         gan = StyleGAN2(resolution=16, z_dim=16, w_dim=16, channel_base=128, channel_max=16,
                         mapping_layers=1, mbstd_group_size=2, seed=1)
-        gan.compile(lazy_adam(2e-3), lazy_adam(2e-3), augment=augment, r1_gamma=0.0,
+        gan.compile(g_optimizer=lazy_adam(2e-3), d_optimizer=lazy_adam(2e-3),
+                    augment=augment, r1_gamma=0.0,
                     pl_weight=0.0, run_eagerly=True)
         history = gan.fit(self._data(8), epochs=1, verbose=0)
         self.assertEqual(int(augment.calls.numpy()), 2)  # once per step: Dmain only
@@ -837,7 +839,8 @@ class GANIntegrationTest(tf.test.TestCase):
         augment = CountingAugment()
         gan = StyleGAN2(resolution=16, z_dim=16, w_dim=16, channel_base=128, channel_max=16,
                         mapping_layers=1, mbstd_group_size=2, seed=1)
-        gan.compile(lazy_adam(2e-3), lazy_adam(2e-3, interval=2), augment=augment,
+        gan.compile(g_optimizer=lazy_adam(2e-3), d_optimizer=lazy_adam(2e-3, interval=2),
+                    augment=augment,
                     r1_gamma=1.0, r1_interval=2, pl_weight=0.0, run_eagerly=True)
         seen_p = []
         compute_r1 = gan.compute_r1

@@ -70,6 +70,15 @@ class MinibatchStdDevTest(tf.test.TestCase, parameterized.TestCase):
             atol=1e-5,
         )
 
+    def test_gradient_matches_finite_differences(self):
+        # The std of each group flows back to every member (second-order R1 goes through it).
+        layer = MinibatchStdDev(group_size=2, num_channels=2)
+        x = tf.cast(_normal([4, 3, 3, 4], seed=7), tf.float64)
+        theoretical, numerical = tf.test.compute_gradient(
+            lambda t: tf.cast(layer(tf.cast(t, tf.float32)), tf.float64), [x], delta=1e-3)
+        self.assertAllClose(theoretical[0], numerical[0], atol=2e-3, rtol=2e-3)
+        self.assertGreater(float(np.abs(theoretical[0]).max()), 0.0)
+
     @parameterized.parameters(
         (dict(group_size=0), r"group_size=0"),
         (dict(group_size=2.5), r"group_size=2.5"),

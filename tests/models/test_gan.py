@@ -83,7 +83,7 @@ class GANTrainingTest(tf.test.TestCase):
 
     def test_fit_returns_all_metrics(self):
         gan = tiny_dcgan(num_classes=3)
-        gan.compile(*DCGAN.default_optimizers(), r1_gamma=1.0, r1_interval=2)
+        gan.compile(**DCGAN.default_optimizers(), r1_gamma=1.0, r1_interval=2)
         labels = np.array([0, 1, 2, 0] * 4, np.int32)
         ds = tf.data.Dataset.from_tensor_slices((toy_images(16), labels)).batch(8)
         history = gan.fit(ds, epochs=1, verbose=0, shuffle=False)
@@ -97,7 +97,7 @@ class GANTrainingTest(tf.test.TestCase):
 
     def test_python_loop_with_tf_function(self):
         gan = tiny_dcgan()
-        gan.compile(*DCGAN.default_optimizers())
+        gan.compile(**DCGAN.default_optimizers())
         step = tf.function(gan.train_step)
         images = toy_images(16)
         d_before = [w.numpy() for w in gan.discriminator.trainable_weights]
@@ -111,7 +111,7 @@ class GANTrainingTest(tf.test.TestCase):
 
     def test_discriminator_learns_separable_toy_set(self):
         gan = tiny_dcgan(batch_norm=False)
-        gan.compile(DCGAN.adam(1e-3), DCGAN.adam(1e-3))
+        gan.compile(g_optimizer=DCGAN.adam(1e-3), d_optimizer=DCGAN.adam(1e-3))
         reals = tf.fill([8, RES, RES, 3], 0.8)
         d_step = tf.function(lambda x: gan.d_step(x, None, 8)["d_loss"])
         loss = [float(d_step(reals)) for _ in range(40)]
@@ -132,7 +132,7 @@ class GANTrainingTest(tf.test.TestCase):
             for jit in (False, True):
                 keras.utils.set_random_seed(0)
                 gan = tiny_dcgan(batch_norm=False)
-                gan.compile(*DCGAN.default_optimizers(), r1_gamma=1.0, r1_interval=2,
+                gan.compile(**DCGAN.default_optimizers(), r1_gamma=1.0, r1_interval=2,
                             jit_compile=jit)
                 self.assertEqual(gan.jit_compile, jit)  # Keras did not turn XLA off
                 start = weights_of(gan)
@@ -156,7 +156,7 @@ class EMATest(tf.test.TestCase):
         keras.utils.set_random_seed(0)
 
     def _one_step(self, gan):
-        gan.compile(*DCGAN.default_optimizers())
+        gan.compile(**DCGAN.default_optimizers())
         tf.function(gan.train_step)(tf.constant(toy_images(4)))
 
     def test_initial_copy(self):
@@ -227,7 +227,7 @@ class AugmentRoutingTest(tf.test.TestCase):
     def _calls(self, reals_only, r1_gamma=0.0):
         gan = tiny_dcgan()
         augment = RecordingAugment(reals_only=reals_only)
-        gan.compile(*DCGAN.default_optimizers(), augment=augment, r1_gamma=r1_gamma)
+        gan.compile(**DCGAN.default_optimizers(), augment=augment, r1_gamma=r1_gamma)
         reals = tf.constant(toy_images(4))
         gan.train_step(reals)  # eager, so the layer sees concrete tensors
         return [c.numpy() for c in augment.log.calls], reals.numpy()
@@ -255,7 +255,7 @@ class AugmentRoutingTest(tf.test.TestCase):
         z = tf.random.normal([4, Z_DIM])
         for augment, expect_grads in ((RecordingAugment(), True), (BlockingAugment(), False)):
             gan = tiny_dcgan()
-            gan.compile(*DCGAN.default_optimizers(), augment=augment)
+            gan.compile(**DCGAN.default_optimizers(), augment=augment)
             with tf.GradientTape() as tape:
                 loss = tf.reduce_sum(gan.compute_g_loss(z, None))
             grads = tape.gradient(loss, gan.generator.trainable_variables)
@@ -267,7 +267,7 @@ class AugmentRoutingTest(tf.test.TestCase):
 
     def test_aug_p_logged(self):
         gan = tiny_dcgan()
-        gan.compile(*DCGAN.default_optimizers(), augment=NoiseAugment(seed=3))
+        gan.compile(**DCGAN.default_optimizers(), augment=NoiseAugment(seed=3))
         logs = tf.function(gan.train_step)(tf.constant(toy_images(4)))
         self.assertAllClose(logs["aug_p"], 0.25)
 
@@ -276,7 +276,7 @@ class ConditionalTest(tf.test.TestCase):
     def test_labels_routed(self):
         keras.utils.set_random_seed(0)
         gan = tiny_dcgan(num_classes=3, batch_norm=False, ema_kimg=0.0)
-        gan.compile(*DCGAN.default_optimizers())
+        gan.compile(**DCGAN.default_optimizers())
         images = toy_images(4)
         with self.assertRaisesRegex(ValueError, "num_classes=3"):
             gan.train_step(tf.constant(images))
@@ -293,7 +293,7 @@ class CheckpointTest(tf.test.TestCase):
     def _model(self, seed, aug_seed):
         gan = tiny_dcgan(seed=seed, ema_kimg=0.01, ema_rampup=0.05)
         gan.compile(
-            *DCGAN.default_optimizers(),
+            **DCGAN.default_optimizers(),
             augment=NoiseAugment(seed=aug_seed),
             r1_gamma=1.0,
             r1_interval=2,
@@ -346,13 +346,13 @@ class MirroredStrategyTest(tf.test.TestCase):
         self.assertGreaterEqual(len(cpus), 2, "tests/conftest.py splits the CPU in two")
         config = dict(batch_norm=False, seed=3, ema_kimg=0.01)
         single = tiny_dcgan(**config)
-        single.compile(*DCGAN.default_optimizers(), r1_gamma=1.0)
+        single.compile(**DCGAN.default_optimizers(), r1_gamma=1.0)
         strategy = tf.distribute.MirroredStrategy([cpus[0].name, cpus[1].name])
         with strategy.scope():
             multi = tiny_dcgan(**config)
             for net in ("generator", "discriminator", "generator_ema"):
                 getattr(multi, net).set_weights(getattr(single, net).get_weights())
-            multi.compile(*DCGAN.default_optimizers(), r1_gamma=1.0)
+            multi.compile(**DCGAN.default_optimizers(), r1_gamma=1.0)
         self.assertEqual(multi.distribute_strategy.num_replicas_in_sync, 2)
 
         ds = tf.data.Dataset.from_tensor_slices(toy_images(16)).batch(8)
@@ -433,10 +433,21 @@ class ArgumentTest(tf.test.TestCase):
         ):
             with self.subTest(kwargs=kwargs):
                 with self.assertRaisesRegex(ValueError, text):
-                    gan.compile(*DCGAN.default_optimizers(), **kwargs)
+                    gan.compile(**DCGAN.default_optimizers(), **kwargs)
         opt = DCGAN.adam()
         with self.assertRaisesRegex(ValueError, "distinct"):
-            gan.compile(opt, opt)
+            gan.compile(g_optimizer=opt, d_optimizer=opt)
+        # Keyword-only: a positional pair (in either order) is a TypeError, never a swap.
+        with self.assertRaisesRegex(TypeError, "positional"):
+            gan.compile(DCGAN.adam(), DCGAN.adam())
+        pair = DCGAN.default_optimizers()
+        g_opt, d_opt = pair  # unpacks as a tuple too
+        self.assertIs(pair["g_optimizer"], g_opt)
+        self.assertIs(pair["d_optimizer"], d_opt)
+        self.assertEqual(dict(**pair), {"g_optimizer": g_opt, "d_optimizer": d_opt})
+        # The one DCGAN Adam: the paper's values with PyTorch's epsilon, as training.run.
+        self.assertAllClose(float(g_opt.learning_rate), 2e-4)  # a float32 variable
+        self.assertEqual((g_opt.beta_1, g_opt.beta_2, g_opt.epsilon), (0.5, 0.999, 1e-8))
         with self.assertRaisesRegex(ValueError, "compile"):
             gan.build_optimizers()
 
@@ -481,7 +492,7 @@ class SubclassedNetworksTest(tf.test.TestCase):
         self.assertLen(gan.discriminator.weights, 2)
         for a, b in zip(gan.generator.weights, gan.generator_ema.weights, strict=True):
             self.assertAllEqual(a, b)
-        gan.compile(GAN.adam(), GAN.adam(), r1_gamma=1.0)
+        gan.compile(g_optimizer=GAN.adam(), d_optimizer=GAN.adam(), r1_gamma=1.0)
         x = np.random.default_rng(0).uniform(-1, 1, [8, 8, 8, 3]).astype(np.float32)
         history = gan.fit(x, batch_size=4, verbose=0, shuffle=False).history
         self.assertTrue(np.isfinite(history["r1"]).all())

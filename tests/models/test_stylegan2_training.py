@@ -41,8 +41,8 @@ def compile_tiny(gan, augment=None, **kwargs):
     config = dict(r1_gamma=1.0, r1_interval=2, pl_interval=2)
     config.update(kwargs)
     gan.compile(
-        lazy_adam(2e-3, interval=config["pl_interval"]),
-        lazy_adam(2e-3, interval=config["r1_interval"]),
+        g_optimizer=lazy_adam(2e-3, interval=config["pl_interval"]),
+        d_optimizer=lazy_adam(2e-3, interval=config["r1_interval"]),
         augment=augment,
         **config,
     )
@@ -230,7 +230,8 @@ class RegularizationTest(tf.test.TestCase):
         # Dreg: loss = r1_gamma / 2 * r1_interval * mean(r1); with SGD(1) the update is
         # minus its gradient.
         gan = tiny_gan()
-        gan.compile(keras.optimizers.SGD(1.0), keras.optimizers.SGD(1.0), r1_gamma=3.0,
+        gan.compile(g_optimizer=keras.optimizers.SGD(1.0), d_optimizer=keras.optimizers.SGD(1.0),
+                    r1_gamma=3.0,
                     r1_interval=4)
         reals = tf.constant(toy_images(4, seed=4))
         before = [v.numpy() for v in gan.discriminator.trainable_variables]
@@ -287,7 +288,8 @@ class RegularizationTest(tf.test.TestCase):
         # Greg: loss = pl_weight * pl_interval * mean((len - pl_mean)^2) on batch // shrink
         # rows; replay the same random draws to compute the expected SGD(1) update.
         gan = tiny_gan()
-        gan.compile(keras.optimizers.SGD(1.0), keras.optimizers.SGD(1.0), pl_weight=2.0,
+        gan.compile(g_optimizer=keras.optimizers.SGD(1.0), d_optimizer=keras.optimizers.SGD(1.0),
+                    pl_weight=2.0,
                     pl_interval=3, pl_batch_shrink=2)
         gan.train_noise_mode = "const"
         variables = gan.generator.trainable_variables
@@ -318,7 +320,8 @@ class RegularizationTest(tf.test.TestCase):
     def test_both_phases_in_one_step(self):
         # r1_interval=None / pl_interval=None: the official "Dboth" / "Gboth" phases.
         gan = tiny_gan(mbstd_group_size=1)
-        gan.compile(lazy_adam(2e-3), lazy_adam(2e-3), r1_gamma=1.0, r1_interval=None,
+        gan.compile(g_optimizer=lazy_adam(2e-3), d_optimizer=lazy_adam(2e-3),
+                    r1_gamma=1.0, r1_interval=None,
                     pl_interval=None)
         logs = gan.train_step(tf.constant(toy_images(2)))
         self.assertEqual(int(gan.g_optimizer.iterations.numpy()), 1)

@@ -82,7 +82,8 @@ class AdaptiveAugment(keras.layers.Layer):
 
     Example:
         >>> ada = AdaptiveAugment(p=0.0, target=0.6, seed=0)
-        >>> gan.compile(g_opt, d_opt, augment=ada)  # the GAN calls accumulate and adjust
+        >>> gan.compile(g_optimizer=g_opt, d_optimizer=d_opt,
+                        augment=ada)  # the GAN calls accumulate and adjust
 
     Reference:
         Karras et al., "Training Generative Adversarial Networks with Limited Data",

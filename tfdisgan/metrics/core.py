@@ -46,6 +46,7 @@ import time
 import numpy as np
 
 from tfdisgan._validate import check_psi
+from tfdisgan.images import to_uint8
 from tfdisgan.metrics import features as features_lib
 from tfdisgan.metrics import frechet, kid, msssim, precision_recall, swd
 
@@ -197,7 +198,7 @@ def load_reals(spec, resolution=None, max_items=None, classes=None, seed=0, batc
                                repeat=True, seed=seed)
     images, labels, count = [], [], 0
     for batch, label in dataset:
-        images.append(np.rint((batch.numpy() + 1.0) * 127.5).clip(0, 255).astype(np.uint8))
+        images.append(to_uint8(batch.numpy()))  # the stored levels, exactly
         labels.append(label.numpy())
         count += len(labels[-1])
         if wanted is not None and count >= wanted:

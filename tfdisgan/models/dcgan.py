@@ -265,7 +265,7 @@ class DCGAN(GAN):
 
     Example:
         >>> gan = DCGAN(resolution=64, seed=0)
-        >>> gan.compile(*DCGAN.default_optimizers())
+        >>> gan.compile(**DCGAN.default_optimizers())
         >>> gan.fit(images.batch(64, drop_remainder=True), epochs=5)
 
     Reference:
@@ -314,10 +314,11 @@ class DCGAN(GAN):
 
     @staticmethod
     def default_optimizers(learning_rate=2e-4, beta_1=0.5):
-        """``(g_optimizer, d_optimizer)``: two Adam(2e-4, beta_1=0.5), as in the paper."""
-        return (
-            optimizers.Adam(learning_rate=learning_rate, beta_1=beta_1),
-            optimizers.Adam(learning_rate=learning_rate, beta_1=beta_1),
+        """``OptimizerPair(g_optimizer, d_optimizer)``: two ``GAN.adam`` (Adam 2e-4,
+        beta_1 0.5, as in the paper), for ``gan.compile(**DCGAN.default_optimizers())``."""
+        return optimizers.OptimizerPair(
+            g_optimizer=GAN.adam(learning_rate, beta_1),
+            d_optimizer=GAN.adam(learning_rate, beta_1),
         )
 
     def get_config(self):

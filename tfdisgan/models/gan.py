@@ -20,6 +20,7 @@ from keras import ops
 
 from tfdisgan import optimizers
 from tfdisgan._validate import check_psi, is_int, is_number
+from tfdisgan.images import to_uint8
 from tfdisgan.models.gan_steps import GANSteps
 from tfdisgan.models.replicas import ReplicaHelpers
 from tfdisgan.models.seeds import MAX_SEED, SeedStates, seeds_to_z
@@ -69,7 +70,8 @@ class GAN(GANSteps, ReplicaHelpers, SeedStates, keras.Model):
 
     Example:
         >>> gan = GAN(g, d, z_dim=64, seed=0)
-        >>> gan.compile(GAN.adam(), GAN.adam(), r1_gamma=1.0, r1_interval=16)
+        >>> gan.compile(g_optimizer=GAN.adam(), d_optimizer=GAN.adam(), r1_gamma=1.0,
+        ...             r1_interval=16)
         >>> gan.fit(dataset.batch(32, drop_remainder=True), epochs=1)
         >>> images = gan.generate(seeds=range(8))  # uint8 [8, H, W, 3]
 
@@ -155,8 +157,9 @@ class GAN(GANSteps, ReplicaHelpers, SeedStates, keras.Model):
 
     @staticmethod
     def adam(learning_rate=2e-4, beta_1=0.5, beta_2=0.999, epsilon=1e-8):
-        """A `tfdisgan.optimizers.Adam` (Keras Adam, fewer ops) with GAN-friendly defaults
-        (DCGAN paper values)."""
+        """A `tfdisgan.optimizers.Adam` (Keras Adam, fewer ops) with the DCGAN paper's
+        values (epsilon 1e-8, PyTorch's default); the one place DCGAN's Adam is made
+        (``DCGAN.default_optimizers`` and ``training.run`` use it)."""
         return optimizers.Adam(
             learning_rate=learning_rate, beta_1=beta_1, beta_2=beta_2, epsilon=epsilon
         )
@@ -206,6 +209,7 @@ class GAN(GANSteps, ReplicaHelpers, SeedStates, keras.Model):
 
     def compile(
         self,
+        *,
         g_optimizer,
         d_optimizer,
         augment=None,
@@ -217,6 +221,11 @@ class GAN(GANSteps, ReplicaHelpers, SeedStates, keras.Model):
 
         Call it inside the strategy scope: it builds both optimizers there
         (``build_optimizers``), which ``MirroredStrategy`` needs before ``fit``.
+
+        Keyword-only (since 0.2.0: positional optimizers were G first, the reverse of the
+        keras-io GAN guide's ``compile(d_optimizer, g_optimizer, ...)``, and a swap silently
+        gave G the discriminator's lazy Adam). ``DCGAN.default_optimizers()`` and
+        ``stylegan2.preset_optimizers`` return an ``OptimizerPair`` for ``**``.
 
         Args:
             g_optimizer: ``keras.optimizers.Optimizer`` for the generator.
@@ -492,7 +501,7 @@ class GAN(GANSteps, ReplicaHelpers, SeedStates, keras.Model):
             )
             chunks.append(ops.convert_to_numpy(images))
         images = np.concatenate(chunks, axis=0)
-        return (images * 127.5 + 128).clip(0, 255).astype(np.uint8)
+        return to_uint8(images)
 
     def _check_labels(self, labels, n):
         if self.num_classes == 0:

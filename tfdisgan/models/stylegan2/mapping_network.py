@@ -6,6 +6,7 @@ from keras import ops
 
 from tfdisgan._validate import check_int, check_number, is_number
 from tfdisgan.layers import EqualizedDense
+from tfdisgan.models.stylegan2.style_layers import truncate
 
 
 def normalize_2nd_moment(x, axis=1, epsilon=1e-8):
@@ -189,13 +190,7 @@ class MappingNetwork(keras.layers.Layer):
         if not (is_number(psi) and psi == 1):
             if self.w_avg is None:
                 raise ValueError("Truncation needs `w_avg`: build with num_ws and w_avg_beta.")
-            psi = ops.cast(psi, x.dtype)
-            truncated = self.w_avg + psi * (x - self.w_avg)
-            if self.num_ws is None or truncation_cutoff is None:
-                x = truncated
-            else:
-                keep = ops.arange(self.num_ws) < truncation_cutoff
-                x = ops.where(ops.reshape(keep, [1, -1, 1]), truncated, x)
+            x = truncate(x, self.w_avg, psi, truncation_cutoff)
         return x
 
     def compute_output_shape(self, z_shape=None, c_shape=None):

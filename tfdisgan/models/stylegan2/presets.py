@@ -157,11 +157,12 @@ def lazy_adam(learning_rate, betas=(0.0, 0.99), interval=None, epsilon=1e-8, **k
 
 
 def preset_optimizers(preset):
-    """``(g_optimizer, d_optimizer)`` for a resolved preset: ``lazy_adam`` with the preset's
-    learning rate and betas and its ``pl_interval`` / ``r1_interval``."""
-    return (
-        lazy_adam(preset["lrate"], preset["betas"], preset["pl_interval"]),
-        lazy_adam(preset["lrate"], preset["betas"], preset["r1_interval"]),
+    """``OptimizerPair(g_optimizer, d_optimizer)`` for a resolved preset: ``lazy_adam``
+    with the preset's learning rate and betas and its ``pl_interval`` / ``r1_interval``
+    (``gan.compile(**preset_optimizers(preset), ...)``)."""
+    return optimizers.OptimizerPair(
+        g_optimizer=lazy_adam(preset["lrate"], preset["betas"], preset["pl_interval"]),
+        d_optimizer=lazy_adam(preset["lrate"], preset["betas"], preset["r1_interval"]),
     )
 
 

@@ -11,6 +11,7 @@ from tfdisgan.models.stylegan2.discriminator import Discriminator
 from tfdisgan.models.stylegan2.generator import Generator
 from tfdisgan.models.stylegan2.phases import StyleGAN2Phases
 from tfdisgan.models.stylegan2.presets import preset_optimizers, resolve_preset, split_preset
+from tfdisgan.models.stylegan2.style_layers import crossover
 
 _SG2_TRACKERS = ("pl_penalty", "pl_mean")
 
@@ -71,7 +72,7 @@ class StyleGAN2(StyleGAN2Phases, GAN):
         >>> preset = resolve_preset("cpu_tiny", 64)
         >>> model_kwargs, compile_kwargs = split_preset(preset)
         >>> gan = StyleGAN2(**model_kwargs, seed=0)
-        >>> gan.compile(*preset_optimizers(preset), augment=DiffAugment(), **compile_kwargs)
+        >>> gan.compile(**preset_optimizers(preset), augment=DiffAugment(), **compile_kwargs)
         >>> gan.fit(dataset.batch(preset["batch"], drop_remainder=True), epochs=1)
         >>> images = gan.generate(seeds=range(8), psi=0.7)
 
@@ -305,9 +306,7 @@ class StyleGAN2(StyleGAN2Phases, GAN):
             [], seeds[0], minval=1, maxval=max(num_ws, 2), dtype=tf.int32
         )
         mix = tf.random.stateless_uniform([], seeds[1]) < self.style_mixing_prob
-        cutoff = tf.where(mix, cutoff, num_ws)
-        from_second = ops.reshape(ops.arange(num_ws) >= cutoff, [1, num_ws, 1])
-        return ops.where(from_second, ws2, ws)
+        return crossover(ws, ws2, tf.where(mix, cutoff, num_ws))
 
     def generator_ws(self, z, labels, training=True):
         """Mapping plus style mixing (when training): ``z [B, z_dim]`` -> ws."""
@@ -424,7 +423,7 @@ class StyleGAN2(StyleGAN2Phases, GAN):
         preset.update(overrides)
         model_kwargs, compile_kwargs = split_preset(preset)
         model = cls(**model_kwargs, num_classes=num_classes, seed=seed)
-        model.compile(*preset_optimizers(preset), augment=augment, **compile_kwargs)
+        model.compile(**preset_optimizers(preset), augment=augment, **compile_kwargs)
         return model, preset
 
     def get_config(self):
