@@ -3,18 +3,14 @@ of the same report kept, and flag errors in one line."""
 
 import json
 import os
-import subprocess
-import sys
 
 import tensorflow as tf
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from tests.fixtures import run_script
 
 
 def _script(*args):
-    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
-    return subprocess.run([sys.executable, os.path.join(REPO, "scripts", "benchmark.py"),
-                           *args], capture_output=True, text=True, env=env, timeout=600)
+    return run_script("benchmark.py", *args)
 
 
 class BenchmarkScriptTest(tf.test.TestCase):

@@ -7,19 +7,17 @@ import json
 import math
 import os
 import shutil
-import subprocess
-import sys
 import tempfile
 
 import numpy as np
 import tensorflow as tf
 
+from tests.fixtures import run_script
 from tests.runs.harness import changed, max_difference, read_log, training_values
 from tfdisgan import export, mixing, training
 from tfdisgan.data import describe
 from tfdisgan.models.stylegan2 import SynthesisNetwork
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 RES = 32
 CLASSES = ("building_fire", "wildfire", "earthquake", "flood")  # procedural, by id
 SG2 = dict(data="procedural:64", resolution=RES, model="stylegan2", cfg="cpu_tiny", z_dim=32,
@@ -291,9 +289,7 @@ class ScriptTest(tf.test.TestCase):
         super().tearDownClass()
 
     def _script(self, *args):
-        env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
-        return subprocess.run([sys.executable, os.path.join(REPO, "scripts", "style_mix.py"),
-                               *args], capture_output=True, text=True, env=env, timeout=300)
+        return run_script("style_mix.py", *args, timeout=300)
 
     def test_write_run_round_trip(self):
         path, model = self.runs[0]

@@ -17,12 +17,12 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from tests.fixtures import CPUS
 from tests.runs.harness import RunState, changed
 from tfdisgan import distribute, training
 from tfdisgan.data import describe
 from tfdisgan.models.stylegan2 import StyleGAN2, lazy_adam
 
-CPUS = ("/cpu:0", "/cpu:1")
 TINY = dict(data="procedural:64", resolution=16, base_channels=8, max_channels=32, z_dim=16,
             batch=8, tick_kimg=0.016, snapshot_ticks=100, grid_seeds=4, ema_kimg=0.05,
             augment="none", conditional=True, r1_gamma=1.0, r1_interval=2,

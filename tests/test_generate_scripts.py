@@ -5,18 +5,16 @@ import dataclasses
 import json
 import os
 import shutil
-import subprocess
-import sys
 import tempfile
 
 import numpy as np
 import tensorflow as tf
 from PIL import Image
 
+from tests.fixtures import run_script
 from tfdisgan import export, gallery, mixing, training
 from tfdisgan.data import describe
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 RES = 16
 DCGAN_RUN = dict(data="procedural:64", resolution=RES, base_channels=8, max_channels=16,
                  z_dim=16, batch=8, tick_kimg=0.008, snapshot_ticks=1, grid_seeds=4,
@@ -63,9 +61,7 @@ class ShowcaseAndScriptsTest(tf.test.TestCase):
         super().tearDownClass()
 
     def _script(self, name, *args):
-        env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
-        return subprocess.run([sys.executable, os.path.join(REPO, "scripts", name), *args],
-                              capture_output=True, text=True, env=env, timeout=300)
+        return run_script(name, *args, timeout=300)
 
     def test_training_ends_with_the_showcase(self):
         out = os.path.join(self.dc_run, "showcase")

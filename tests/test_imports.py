@@ -10,7 +10,8 @@ import os
 
 import tensorflow as tf
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from tests.fixtures import REPO
+
 PACKAGE = os.path.join(REPO, "tfdisgan")
 
 # Layer of each module or package (a package's entry covers its submodules). Lower layers

@@ -7,16 +7,17 @@ import numpy as np
 import tensorflow as tf
 from PIL import Image
 
+from tests import fixtures
 from tfdisgan import mixing
-from tfdisgan.models import DCGAN, StyleGAN2
+from tfdisgan.models import StyleGAN2
 
 RES = 16
 CLASS_NAMES = ("building_fire", "건물화재", "flood")
 
 
 def tiny_stylegan2(seed=1, num_classes=3):
-    gan = StyleGAN2(resolution=RES, z_dim=16, w_dim=16, channel_base=128, channel_max=16,
-                    mapping_layers=2, mbstd_group_size=2, num_classes=num_classes, seed=seed)
+    gan = fixtures.tiny_stylegan2(resolution=RES, mapping_layers=2, num_classes=num_classes,
+                                  seed=seed)
     # A trained w_avg is not zero: truncation must move toward it.
     w_avg = np.random.default_rng(seed).normal(size=[16]).astype(np.float32)
     gan.generator_ema.mapping.w_avg.assign(w_avg)
@@ -24,8 +25,7 @@ def tiny_stylegan2(seed=1, num_classes=3):
 
 
 def tiny_dcgan(num_classes=0):
-    return DCGAN(resolution=RES, z_dim=16, base_channels=8, max_channels=16,
-                 num_classes=num_classes, seed=0)
+    return fixtures.tiny_dcgan(resolution=RES, num_classes=num_classes, seed=0)
 
 
 class ParseTest(tf.test.TestCase):

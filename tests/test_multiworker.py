@@ -19,7 +19,8 @@ import time
 import numpy as np
 import tensorflow as tf
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from tests.fixtures import REPO
+
 TIMEOUT_S = 300  # two TensorFlow processes on a busy 2-core machine; ~30 s when idle
 
 # The worker: trains, then writes a digest of its final weights (npz) and a record (json)

@@ -14,14 +14,13 @@ import json
 import os
 import pickle
 import shutil
-import subprocess
-import sys
 import tempfile
 
 import numpy as np
 import tensorflow as tf
 
-from tests.test_generate_scripts import DCGAN_RUN, REPO
+from tests.fixtures import run_script
+from tests.test_generate_scripts import DCGAN_RUN
 from tfdisgan import checkpoint_files, export, mixing, training, transfer
 from tfdisgan._validate import check_psi
 from tfdisgan.metrics import core
@@ -60,9 +59,7 @@ def _garble_index(ckpt_dir):
 
 def _script(name, *args):
     """Starts ``scripts/NAME`` (stdout and stderr captured as text)."""
-    return subprocess.Popen([sys.executable, os.path.join(REPO, "scripts", name), *args],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            env=dict(os.environ))
+    return run_script(name, *args, background=True)
 
 
 def _digest(folder):

@@ -5,6 +5,7 @@ import numpy as np
 import tensorflow as tf
 from absl.testing import parameterized
 
+from tests.fixtures import two_replicas
 from tfdisgan import optimizers
 
 SHAPES = [(3, 3, 4, 8), (8,), (16, 16), ()]
@@ -62,9 +63,7 @@ class AdamTest(tf.test.TestCase, parameterized.TestCase):
                                                             **kwargs)[0]))
 
     def test_bit_identical_under_mirrored_strategy_and_loss_scaling(self):
-        devices = [d.name for d in tf.config.list_logical_devices("CPU")[:2]]
-        strategy = tf.distribute.MirroredStrategy(
-            devices, cross_device_ops=tf.distribute.ReductionToOneDevice())
+        strategy = two_replicas(reduce_to_one_device=True)
         kwargs = dict(learning_rate=0.002, beta_1=0.0, beta_2=0.99)
         expected = _train(keras.optimizers.Adam, strategy, loss_scaled=True, **kwargs)
         got = _train(optimizers.Adam, strategy, loss_scaled=True, **kwargs)

@@ -10,11 +10,10 @@ import numpy as np
 import tensorflow as tf
 from PIL import Image
 
+from tests.fixtures import REPO
 from tfdisgan.data import procedural
 from tfdisgan.experiments import cross_mix, leak
 from tfdisgan.experiments import small_data as study
-
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 class RotateTest(tf.test.TestCase):

@@ -12,10 +12,10 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from tests.fixtures import REPO
 from tfdisgan import callbacks, training
 from tfdisgan.data import describe, tfrecords
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TINY = dict(data="procedural:64", resolution=16, base_channels=8, max_channels=32, z_dim=16,
             batch=8, tick_kimg=0.016, snapshot_ticks=2, grid_seeds=4, ema_kimg=0.05,
             showcase=False)  # the end-of-run showcase is tested in tests/test_export.py

@@ -12,6 +12,7 @@ import numpy as np
 import tensorflow as tf
 from absl.testing import parameterized
 
+from tests.fixtures import two_replicas
 from tfdisgan.augment import AUGMENT_NAMES, AdaptiveAugment, ada_augment, get_augment
 from tfdisgan.augment.ada_ops import (
     SYM6,
@@ -692,9 +693,7 @@ def _two_replicas(test):
     """
     cpus = tf.config.list_logical_devices("CPU")
     test.assertGreaterEqual(len(cpus), 2, "conftest.py must split the CPU in two")
-    return tf.distribute.MirroredStrategy(
-        [cpus[0].name, cpus[1].name], cross_device_ops=tf.distribute.ReductionToOneDevice()
-    )
+    return two_replicas(reduce_to_one_device=True)
 
 
 class DistributedTest(tf.test.TestCase):

@@ -14,6 +14,7 @@ import numpy as np
 import tensorflow as tf
 from absl.testing import parameterized
 
+from tests.fixtures import two_replicas
 from tests.xla_random import consistent_stateless_random
 from tfdisgan.augment import AUGMENT_NAMES, ClassicAugment, DiffAugment, diff_augment, get_augment
 
@@ -245,7 +246,7 @@ class DiffAugmentTest(tf.test.TestCase, parameterized.TestCase):
                                         plain.seed_generator.state)
 
     def test_mirrored_strategy(self):
-        strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
+        strategy = two_replicas()
         with strategy.scope():
             layer = DiffAugment(seed=3)
         x = tf.constant(_images((4, 16, 16, 3)))

@@ -7,6 +7,7 @@ import numpy as np
 import tensorflow as tf
 
 from tests.data import fixtures
+from tests.fixtures import two_replicas
 from tfdisgan.data import pipeline, tfrecords
 
 
@@ -150,7 +151,7 @@ class DistributedInputTest(tf.test.TestCase):
 
     def test_two_replicas_get_the_single_replica_batch_split(self):
         one = tf.distribute.OneDeviceStrategy("/cpu:0")
-        two = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
+        two = two_replicas()
         single = self._per_step(one, "procedural:24", seed=4, mirror=True)
         double = self._per_step(two, "procedural:24", seed=4, mirror=True)
         self.assertLen(double, 3)
@@ -162,7 +163,7 @@ class DistributedInputTest(tf.test.TestCase):
     def test_streaming_shards_across_replicas(self):
         data = os.path.join(tempfile.mkdtemp(dir=self.get_temp_dir()), "d")
         tfrecords.build_dataset("procedural:32", data, resolution=16, shards=4, verbose=False)
-        two = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
+        two = two_replicas()
         steps = self._per_step(two, data, in_memory=False)
         self.assertLen(steps, 3)
         self.assertEqual(steps[0][0].shape, (8, 16, 16, 3))

@@ -11,9 +11,8 @@ import numpy as np
 import tensorflow as tf
 
 from tests.data import fixtures
+from tests.fixtures import REPO
 from tfdisgan.data import tfrecords
-
-REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
 class BuildDatasetTest(tf.test.TestCase):

@@ -9,6 +9,8 @@ import numpy as np
 import tensorflow as tf
 from keras import ops
 
+from tests import fixtures
+from tests.fixtures import weights_of
 from tests.xla_random import consistent_stateless_random
 from tfdisgan.models import DCGAN, GAN
 
@@ -27,18 +29,11 @@ ALL_METRICS = {
 
 
 def tiny_dcgan(**kwargs):
-    config = dict(resolution=RES, z_dim=Z_DIM, base_channels=8, max_channels=16, seed=1)
-    config.update(kwargs)
-    return DCGAN(**config)
+    return fixtures.tiny_dcgan(**{"resolution": RES, "z_dim": Z_DIM, **kwargs})
 
 
 def toy_images(n, seed=0):
-    return np.random.default_rng(seed).uniform(-1, 1, [n, RES, RES, 3]).astype(np.float32)
-
-
-def weights_of(gan):
-    nets = (gan.generator, gan.discriminator, gan.generator_ema)
-    return [w.numpy() for net in nets for w in net.weights]
+    return fixtures.toy_images(n, RES, seed)
 
 
 class RecordingAugment(keras.layers.Layer):
@@ -347,7 +342,7 @@ class MirroredStrategyTest(tf.test.TestCase):
         config = dict(batch_norm=False, seed=3, ema_kimg=0.01)
         single = tiny_dcgan(**config)
         single.compile(**DCGAN.default_optimizers(), r1_gamma=1.0)
-        strategy = tf.distribute.MirroredStrategy([cpus[0].name, cpus[1].name])
+        strategy = fixtures.two_replicas()
         with strategy.scope():
             multi = tiny_dcgan(**config)
             for net in ("generator", "discriminator", "generator_ema"):

@@ -12,6 +12,8 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from tests import fixtures
+from tests.fixtures import weights_of
 from tfdisgan.augment import DiffAugment
 from tfdisgan.models.stylegan2 import (
     StyleGAN2,
@@ -29,12 +31,9 @@ ALL_METRICS = {
 
 
 def tiny_gan(**kwargs):
-    config = dict(
-        resolution=RES, z_dim=32, w_dim=32, channel_base=256, channel_max=32,
-        mapping_layers=2, mbstd_group_size=2, seed=1,
-    )
-    config.update(kwargs)
-    return StyleGAN2(**config)
+    return fixtures.tiny_stylegan2(**{**dict(resolution=RES, z_dim=32, w_dim=32,
+                                             channel_base=256, channel_max=32,
+                                             mapping_layers=2), **kwargs})
 
 
 def compile_tiny(gan, augment=None, **kwargs):
@@ -50,12 +49,7 @@ def compile_tiny(gan, augment=None, **kwargs):
 
 
 def toy_images(n, seed=0):
-    return np.random.default_rng(seed).uniform(-1, 1, [n, RES, RES, 3]).astype(np.float32)
-
-
-def weights_of(gan):
-    nets = (gan.generator, gan.discriminator, gan.generator_ema)
-    return [w.numpy() for net in nets for w in net.weights]
+    return fixtures.toy_images(n, RES, seed)
 
 
 class FitTest(tf.test.TestCase):
@@ -404,10 +398,7 @@ class MirroredStrategyTest(tf.test.TestCase):
         # ReductionToOneDevice: no collective ops, whose instance keys collide with those of
         # another MirroredStrategy built earlier in the same process (tests/models/
         # test_gan.py): "Shape mismatch in the collective instance 100".
-        strategy = tf.distribute.MirroredStrategy(
-            [cpus[0].name, cpus[1].name],
-            cross_device_ops=tf.distribute.ReductionToOneDevice(),
-        )
+        strategy = fixtures.two_replicas(reduce_to_one_device=True)
         with strategy.scope():
             multi = tiny_gan(**config)
             for net in ("generator", "discriminator", "generator_ema"):

@@ -13,10 +13,9 @@ import os
 import numpy as np
 import tensorflow as tf
 
+from tests.fixtures import REPO  # noqa: F401 (the run tests import it from here)
 from tfdisgan import training, transfer
 from tfdisgan.data import describe
-
-REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 SG2_TINY = dict(
     model="stylegan2", cfg="cpu_tiny", data="procedural:32", resolution=16, batch=4,
