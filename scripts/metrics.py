@@ -13,26 +13,10 @@ import sys
 
 from absl import app, flags
 
-flags.DEFINE_string("network", None, "Run folder, checkpoint prefix or SavedModel to measure.")
-flags.DEFINE_string("data", None, "Dataset of the reals (default: the run's --data).")
-flags.DEFINE_list("metrics", ["fid50k_full"], "Comma-separated: fid50k_full, kid50k_full, "
-                  "pr50k3_full, swd, msssim (aliases fid, kid, pr).")
-flags.DEFINE_integer("num_gen", None, "Fakes per metric instead of the standard counts "
-                     "(small data); renames e.g. fid50k_full to fid2k_full.")
-flags.DEFINE_string("inception", None, "inception-2015-12-05.tgz, its "
-                    "classify_image_graph_def.pb, or a folder holding either (default: the "
-                    "Keras cache).")
-flags.DEFINE_enum("feature_net", "inception", ["inception", "keras_inceptionv3"],
-                  "Feature network of FID/KID/PR; keras_inceptionv3 is not comparable with "
-                  "published FID.")
-flags.DEFINE_float("psi", 1.0, "Truncation of the fakes (1: none, as the standard metrics).")
-flags.DEFINE_integer("seed", 0, "Seed of latents and random choices.")
-flags.DEFINE_integer("batch", 64, "Images per generator / feature-network call.")
-flags.DEFINE_string("cache_dir", None, "Cache of real features (default "
-                    "$TFDISGAN_CACHE or ~/.cache/tfdisgan/metrics).")
-flags.DEFINE_string("run_dir", None, "Where metric-<name>.jsonl is appended (default: the "
-                    "network's run folder; none for a SavedModel).")
-flags.mark_flag_as_required("network")
+from tfdisgan import flags as tfd_flags  # TensorFlow-free: --help and typos are instant
+
+tfd_flags.define_metrics_flags()
+flags.adopt_module_key_flags(tfd_flags)  # listed by --help
 
 FLAGS = flags.FLAGS
 
@@ -40,7 +24,6 @@ FLAGS = flags.FLAGS
 def main(argv):
     if len(argv) > 1:
         raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
-    from tfdisgan import flags as tfd_flags
     from tfdisgan import measure
     from tfdisgan.data import DatasetError
     from tfdisgan.metrics import features
@@ -48,11 +31,7 @@ def main(argv):
 
     try:
         tfd_flags.check_psi_flag()  # before the network loads
-        measure.measure(
-            FLAGS.network, FLAGS.metrics, data=FLAGS.data, num_gen=FLAGS.num_gen,
-            feature_net=FLAGS.feature_net, inception=FLAGS.inception, psi=FLAGS.psi,
-            seed=FLAGS.seed, batch_size=FLAGS.batch, cache_dir=FLAGS.cache_dir,
-            run_dir=FLAGS.run_dir)
+        measure.run(tfd_flags.metrics_config_from_flags())
     except (features.InceptionNotFoundError, NetworkError, DatasetError,
             ValueError) as error:
         print(f"metrics: error: {error}", file=sys.stderr)

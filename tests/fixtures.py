@@ -56,14 +56,17 @@ def two_replicas(reduce_to_one_device=False):
 
 
 def run_script(name, *args, timeout=600, background=False, **env):
-    """Runs ``scripts/NAME`` with ``args`` as a user would (a fresh process, TensorFlow's
-    C++ log quiet, ``env`` added to the environment), output captured as text.
+    """Runs ``scripts/NAME`` with ``args`` as a user would (a fresh process importing this
+    checkout's tfdisgan, TensorFlow's C++ log quiet, ``env`` added to the environment),
+    output captured as text.
 
     Returns:
         ``subprocess.CompletedProcess`` (``background``: the running ``subprocess.Popen``).
     """
     command = [sys.executable, os.path.join(REPO, "scripts", name), *map(str, args)]
-    environment = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", **env)
+    # This checkout's package first (not an editable install of another one).
+    path = os.pathsep.join(p for p in (REPO, os.environ.get("PYTHONPATH")) if p)
+    environment = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", PYTHONPATH=path, **env)
     if background:
         return subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                 text=True, env=environment)

@@ -187,6 +187,40 @@ class TrainConfig:
         return "\n".join(lines) + "\n"
 
 
+@dataclasses.dataclass
+class MetricsConfig:
+    """What scripts/metrics.py measures (``measure.run``); field names are its flags.
+
+    Attributes:
+        network: a run folder (its newest checkpoint), a checkpoint prefix or a SavedModel.
+        data: the reals (None: the run's own ``--data``; required for a SavedModel).
+        metrics: names or aliases (fid50k_full, kid50k_full, pr50k3_full, swd, msssim; fid,
+            kid, pr).
+        num_gen: fakes per metric instead of the standard counts (renames the metric).
+        inception: the Inception weights (a .tgz, its .pb or a folder; None: Keras' cache).
+        feature_net: "inception" (standard FID) or "keras_inceptionv3" (not comparable).
+        psi: truncation of the fakes (1: none, as the standard metrics).
+        seed: seed of the latents and random choices.
+        batch: images per generator / feature-network call.
+        cache_dir: cache of the reals' features (None: $TFDISGAN_CACHE or
+            ~/.cache/tfdisgan/metrics).
+        run_dir: where metric-NAME.jsonl is appended (None: the network's run folder;
+            nothing for a SavedModel).
+    """
+
+    network: str | None = None
+    data: str | None = None
+    metrics: tuple = ("fid50k_full",)
+    num_gen: int | None = None
+    inception: str | None = None
+    feature_net: str = "inception"
+    psi: float = 1.0
+    seed: int = 0
+    batch: int = 64
+    cache_dir: str | None = None
+    run_dir: str | None = None
+
+
 def check(condition, flag, message):
     """Raises `ConfigError("--flag: message")` unless `condition`."""
     if not condition:

@@ -11,7 +11,7 @@ import types
 
 from absl import flags
 
-from tfdisgan.config import TrainConfig
+from tfdisgan.config import MetricsConfig, TrainConfig
 
 
 def define_dataset_tool_flags():
@@ -190,6 +190,40 @@ def define_train_flags(flag_values=None):
 def train_config_from_flags(values=None):
     """A `config.TrainConfig` from the parsed flags (typed, nothing else)."""
     return dataclass_from_flags(TrainConfig, values)
+
+
+_METRICS_HELP = {
+    "network": "Run folder, checkpoint prefix or SavedModel to measure.",
+    "data": "Dataset of the reals (default: the run's --data).",
+    "metrics": "Comma-separated: fid50k_full, kid50k_full, pr50k3_full, swd, msssim "
+               "(aliases fid, kid, pr).",
+    "num_gen": "Fakes per metric instead of the standard counts (small data); renames e.g. "
+               "fid50k_full to fid2k_full.",
+    "inception": "inception-2015-12-05.tgz, its classify_image_graph_def.pb, or a folder "
+                 "holding either (default: the Keras cache).",
+    "feature_net": "Feature network of FID/KID/PR; keras_inceptionv3 is not comparable with "
+                   "published FID.",
+    "psi": "Truncation of the fakes (1: none, as the standard metrics).",
+    "seed": "Seed of latents and random choices.",
+    "batch": "Images per generator / feature-network call.",
+    "cache_dir": "Cache of real features (default $TFDISGAN_CACHE or "
+                 "~/.cache/tfdisgan/metrics).",
+    "run_dir": "Where metric-<name>.jsonl is appended (default: the network's run folder; "
+               "none for a SavedModel).",
+}
+
+
+def define_metrics_flags(flag_values=None):
+    """Flags of scripts/metrics.py: one per `config.MetricsConfig` field (``--network``
+    required)."""
+    define_dataclass_flags(MetricsConfig, _METRICS_HELP, flag_values=flag_values,
+                           enums={"feature_net": ("inception", "keras_inceptionv3")})
+    flags.mark_flag_as_required("network", flag_values=flag_values or flags.FLAGS)
+
+
+def metrics_config_from_flags(values=None):
+    """A `config.MetricsConfig` from the parsed flags."""
+    return dataclass_from_flags(MetricsConfig, values)
 
 
 def _define_network_flag(required=True):

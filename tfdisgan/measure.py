@@ -5,6 +5,17 @@ from tfdisgan import export, runs
 from tfdisgan.metrics import core, features
 
 
+def run(config, verbose=True):
+    """`measure` with a `config.MetricsConfig` (what scripts/metrics.py calls)."""
+    from tfdisgan._validate import check_psi
+
+    check_psi(config.psi, "--psi")
+    return measure(config.network, config.metrics, data=config.data, num_gen=config.num_gen,
+                   feature_net=config.feature_net, inception=config.inception, psi=config.psi,
+                   seed=config.seed, batch_size=config.batch, cache_dir=config.cache_dir,
+                   run_dir=config.run_dir, verbose=verbose)
+
+
 def measure(network, metrics=("fid50k_full",), data=None, num_gen=None,
             feature_net="inception", inception=None, psi=1.0, seed=0, batch_size=64,
             cache_dir=None, run_dir=None, verbose=True):

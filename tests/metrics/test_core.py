@@ -263,6 +263,34 @@ class TrainingCallbackTest(tf.test.TestCase):
                     training.validate(config, info)
 
 
+class MetricsFlagsTest(tf.test.TestCase):
+    def test_flags_are_the_config_fields_and_help_lists_them(self):
+        import dataclasses
+
+        from absl import flags as absl_flags
+
+        from tests.fixtures import run_script
+        from tfdisgan import flags as tfd_flags
+        from tfdisgan.config import MetricsConfig
+
+        values = absl_flags.FlagValues()
+        tfd_flags.define_metrics_flags(values)
+        names = [f.name for f in dataclasses.fields(MetricsConfig)]
+        self.assertContainsSubset(names, list(values))
+        values(["metrics.py", "--network=runs/00001-x", "--metrics=fid,swd", "--num_gen=500",
+                "--feature_net=keras_inceptionv3"])
+        self.assertEqual(tfd_flags.metrics_config_from_flags(values), MetricsConfig(
+            network="runs/00001-x", metrics=("fid", "swd"), num_gen=500,
+            feature_net="keras_inceptionv3"))
+        with self.assertRaises(absl_flags.IllegalFlagValueError):
+            values(["metrics.py", "--network=x", "--feature_net=vgg"])
+        # The script's --help lists every field (flags defined before app.run, TF-free).
+        result = run_script("metrics.py", "--help", timeout=120)  # absl exits 1 after help
+        self.assertNotIn("Traceback", result.stderr)
+        for name in names:
+            self.assertIn(f"  --{name}:", result.stdout)
+
+
 class PlotRunTest(tf.test.TestCase):
     def _run_dir(self):
         run_dir = os.path.join(self.get_temp_dir(), "00000-x")

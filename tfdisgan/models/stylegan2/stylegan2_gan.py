@@ -221,6 +221,7 @@ class StyleGAN2(StyleGAN2Phases, GAN):
 
     def compile(
         self,
+        *,
         g_optimizer,
         d_optimizer,
         augment=None,
@@ -257,8 +258,8 @@ class StyleGAN2(StyleGAN2Phases, GAN):
         check_int("pl_batch_shrink", pl_batch_shrink, 1)
         check_number("pl_decay", pl_decay, 0, 1)
         super().compile(
-            g_optimizer,
-            d_optimizer,
+            g_optimizer=g_optimizer,
+            d_optimizer=d_optimizer,
             augment=augment,
             r1_gamma=r1_gamma,
             r1_interval=1 if r1_interval is None else r1_interval,
