@@ -11,6 +11,7 @@ from absl import app, flags
 from tfdisgan import flags as tfd_flags
 
 tfd_flags.define_dataset_tool_flags()
+flags.adopt_module_key_flags(tfd_flags)  # listed by --help
 FLAGS = flags.FLAGS
 
 

@@ -19,6 +19,7 @@ from absl import app, logging
 from tfdisgan import flags as tfd_flags
 
 tfd_flags.define_import_nvidia_flags()
+tfd_flags.flags.adopt_module_key_flags(tfd_flags)  # listed by --help
 FLAGS = tfd_flags.flags.FLAGS
 
 

@@ -1,16 +1,17 @@
 """Train a GAN: python scripts/train.py --flagfile=configs/demo.cfg [--flag=value ...]
 
-Flags given after --flagfile override the file. Every flag is listed by --helpfull; the run
+Flags given after --flagfile override the file. Every flag is listed by --help; the run
 folder's flags.txt is the resolved configuration and can itself be used as a flagfile.
 """
 
 import sys
 
-from absl import app, logging
+from absl import app, flags, logging
 
 from tfdisgan import flags as tfd_flags
 
 tfd_flags.define_train_flags()
+flags.adopt_module_key_flags(tfd_flags)  # listed by --help, not only --helpfull
 
 
 def main(argv):

@@ -297,6 +297,26 @@ class ScriptTest(tf.test.TestCase):
         self.assertEqual(int(latest.rsplit("-", 1)[1]), killed_step + 5)
         self.assertLen([d for d in os.listdir(outdir)], 1)  # one run folder, resumed
 
+        # The console when stdout is not a terminal: the run folder and its options first,
+        # then one plain line per tick (a tick is one step here), no progress-bar control
+        # characters; all of it, for every start of the run, in RUN_DIR/log.txt.
+        out = result.stdout
+        for control in ("\r", "\b", "\x1b"):
+            self.assertNotIn(control, out)
+        lines = out.splitlines()
+        self.assertEqual(lines[1], f"Run folder: {run_dir}")
+        self.assertIn("dcgan 16 px, batch 8", lines[2])
+        ticks = [line for line in lines if line.startswith("kimg ")]
+        self.assertLen(ticks, 5)
+        self.assertIn(f"step {killed_step + 5}/{killed_step + 5}", ticks[-1])
+        for field in ("d_loss", "g_loss", "sec/kimg", "host_mb"):
+            self.assertIn(field, ticks[-1])
+        with open(os.path.join(run_dir, "log.txt"), encoding="utf-8") as handle:
+            log = handle.read()
+        self.assertEqual(log.count("Run folder: "), 3)  # started, resumed twice
+        self.assertTrue(log.endswith("\n".join(ticks) + "\n"), log[-1000:])
+        self.assertIn("\n".join(lines[1:3]), log)
+
 
 if __name__ == "__main__":
     tf.test.main()

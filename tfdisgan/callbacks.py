@@ -181,10 +181,13 @@ class JsonlLogger(keras.callbacks.Callback):
         global_batch: int, images per step (for img/s and kimg).
         writer: `tf.summary` writer or None.
         step_offset: int, global step of the first batch (when resuming).
+        on_tick: None or a callable given each line's dict once written (the console).
     """
 
-    def __init__(self, path, tick_steps, global_batch, writer=None, step_offset=0):
+    def __init__(self, path, tick_steps, global_batch, writer=None, step_offset=0,
+                 on_tick=None):
         super().__init__()
+        self.on_tick = on_tick
         self.path, self.tick_steps = path, int(tick_steps)
         self.global_batch, self.writer = int(global_batch), writer
         self.step = step_offset
@@ -235,6 +238,8 @@ class JsonlLogger(keras.callbacks.Callback):
             self.writer.flush()
         self.tick_start, self.tick_first_step = time.perf_counter(), self.step
         self.last = entry
+        if self.on_tick is not None:
+            self.on_tick(entry)
         self._reset_trackers()
         return entry
 

@@ -37,6 +37,7 @@ from tfdisgan.config import (  # noqa: F401 - TrainConfig, ConfigError: the API'
     fill_defaults,
     to_record,
 )
+from tfdisgan.console import Console
 from tfdisgan.data import describe, load_dataset
 from tfdisgan.files import write_atomic, write_json
 from tfdisgan.graph_memory import released_custom_gradients
@@ -228,13 +229,18 @@ def run(config, strategy=None, verbose=True):
     else:
         # On a non-chief worker this name may be ahead of the chief's; it is never created.
         run_dir = next_run_dir(config.outdir, name)
+    console = Console(enabled=verbose)
     # The traced steps are not differentiated from outside after the run: free their graphs.
-    with released_custom_gradients():
-        _train(config, strategy, run_dir, resuming, class_ids, num_classes, verbose, chief)
+    try:
+        with released_custom_gradients():
+            _train(config, strategy, run_dir, resuming, class_ids, num_classes, console,
+                   chief)
+    finally:
+        console.close()
     return run_dir
 
 
-def _train(config, strategy, run_dir, resuming, class_ids, num_classes, verbose, chief):
+def _train(config, strategy, run_dir, resuming, class_ids, num_classes, console, chief):
     """The body of `run`. The run folder appears only once the model is built, a resume
     restored and the data opened: a bad dataset leaves nothing behind."""
     resolution = config.resolution
@@ -252,8 +258,7 @@ def _train(config, strategy, run_dir, resuming, class_ids, num_classes, verbose,
         resume_from = restore_readable(checkpoint, os.path.join(run_dir, "checkpoints"))
         for opt, rate in zip(optimizers, rates, strict=True):
             opt.learning_rate.assign(rate)
-        if verbose:
-            print(f"Resumed {resume_from} at step {int(step.numpy())}")
+        console.print(f"Resumed {resume_from} at step {int(step.numpy())}")
     start = int(step.numpy())
 
     def dataset_fn(context):
@@ -264,20 +269,35 @@ def _train(config, strategy, run_dir, resuming, class_ids, num_classes, verbose,
     dataset = strategy.distribute_datasets_from_function(dataset_fn)
     iterator = iter(dataset)
     # Before the folder exists too: a source that does not load leaves nothing behind.
-    report = transfer.apply(model, config, None, resuming=resuming, verbose=verbose)
+    report = transfer.apply(model, config, None, resuming=resuming, verbose=console.enabled)
     out_dir = distribute.worker_dir(run_dir, strategy)  # creates the run folder (chief)
     try:
         if report is not None:
             transfer.write_report(out_dir, report)
         _train_in(config, strategy, run_dir, out_dir, model, step, checkpoint, resume_from,
-                  iterator, class_ids, num_classes, verbose, chief)
+                  iterator, class_ids, num_classes, console, chief)
     finally:
         distribute.cleanup_worker_dir(out_dir, run_dir)
 
 
+def _banner(config, run_dir, num_classes, strategy, start, total):
+    """The run's first lines: where it writes and the options that decide what it does."""
+    length = f"{config.steps} steps" if config.steps else f"{config.kimg} kimg ({total} steps)"
+    if start:
+        length += f" from step {start}"
+    return "\n".join([
+        f"Run folder: {run_dir}",
+        f"{config.model} {config.resolution} px, batch {config.batch}, {length}, "
+        f"augment {config.augment}, "
+        f"precision {config.precision}, {num_classes or 'no'} classes, "
+        f"{strategy.num_replicas_in_sync} replica(s), data {config.data}",
+    ])
+
+
 def _train_in(config, strategy, run_dir, out_dir, model, step, checkpoint, resume_from,
-              iterator, class_ids, num_classes, verbose, chief):
+              iterator, class_ids, num_classes, console, chief):
     """Writes the run folder `out_dir` (the run folder on the chief) and trains."""
+    verbose = console.enabled
     resolution = config.resolution
     write_atomic(os.path.join(out_dir, "flags.txt"), config.to_flags())
     class_names = describe(config.data).class_names if num_classes else ()
@@ -296,6 +316,9 @@ def _train_in(config, strategy, run_dir, out_dir, model, step, checkpoint, resum
             truncate_log(os.path.join(out_dir, name), start)
 
     total = config.steps or int(math.ceil(config.kimg * 1000 / config.batch))
+    if chief:
+        console.attach(out_dir)
+    console.print(_banner(config, run_dir, num_classes, strategy, start, total))
     tick_steps = max(1, int(round(config.tick_kimg * 1000 / config.batch)))
     snapshot_steps = tick_steps * config.snapshot_ticks
     writer = tf.summary.create_file_writer(os.path.join(out_dir, "tensorboard"))
@@ -322,7 +345,8 @@ def _train_in(config, strategy, run_dir, out_dir, model, step, checkpoint, resum
         *metric_callbacks,
         cb.CheckpointSaver(manager, step, snapshot_steps, best, config.best_metric),
         cb.JsonlLogger(os.path.join(out_dir, "log.jsonl"), tick_steps, config.batch,
-                       writer, step_offset=start),
+                       writer, step_offset=start,
+                       on_tick=lambda entry: console.tick(entry, total)),
     ]
     if chief:  # sampling is local work: the other workers skip it
         callbacks.append(cb.SnapshotGrid(out_dir, snapshot_steps, seeds=range(config.grid_seeds),
@@ -331,7 +355,10 @@ def _train_in(config, strategy, run_dir, out_dir, model, step, checkpoint, resum
     saver = next(c for c in callback_list.callbacks if isinstance(c, cb.CheckpointSaver))
     model.make_train_function()
     train_function = model.train_function
-    progress = keras.utils.Progbar(total, stateful_metrics=["img/s"], verbose=int(verbose))
+    # On a terminal only (see `tfdisgan.console`); the losses shown are the tick's means so
+    # far (the trackers restart every tick), not means since the start.
+    progress = keras.utils.Progbar(total, stateful_metrics=["d_loss", "g_loss", "img/s"],
+                                   verbose=int(verbose and console.interactive))
     progress.update(start)
     callback_list.on_train_begin()
     started, logs = time.perf_counter(), {}

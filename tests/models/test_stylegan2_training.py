@@ -422,5 +422,20 @@ class MirroredStrategyTest(tf.test.TestCase):
         for name in ALL_METRICS:
             self.assertAllClose(logs[name], history[name][0], rtol=1e-4, atol=1e-6, msg=name)
 
+class NanToNumTest(tf.test.TestCase):
+    def test_as_the_official_nan_to_num(self):
+        # misc.nan_to_num(grad, nan=0, posinf=1e5, neginf=-1e5): finite values (even beyond
+        # 1e5) unchanged; in a graph as in the train step; None and ints pass through.
+        from tfdisgan.models.stylegan2.phases import _nan_to_num
+
+        grad = tf.constant([np.nan, np.inf, -np.inf, 1e6, -2.5, 0.0, -0.0])
+        expected = [0.0, 1e5, -1e5, 1e6, -2.5, 0.0, -0.0]
+        for fn in (_nan_to_num, tf.function(_nan_to_num)):
+            out = fn([grad, None, tf.constant([3], tf.int32)])
+            self.assertAllEqual(out[0], expected)
+            self.assertIsNone(out[1])
+            self.assertAllEqual(out[2], [3])
+
+
 if __name__ == "__main__":
     tf.test.main()

@@ -219,8 +219,29 @@ def _filter_2d(f):
     return f
 
 
-def _fast_forward(x, f2d, up, down, padding, flip_filter, gain):
-    """The fast forward pass (no gradient definition); ``f2d`` without the gain."""
+def _correlation_kernel(f2d, f_static, flip_filter, gain):
+    """``(k, k_static)``: the gained filter for correlation (convolution, flip_filter=False,
+    flips the taps) as a tensor, and as float32 NumPy when the filter is static."""
+    if f_static is not None:
+        k = np.asarray(f_static, np.float32)
+        k = np.outer(k, k) if k.ndim == 1 else k  # as `_filter_2d`: one float32 product
+        k = k * np.float32(gain)
+        k = k if flip_filter else k[::-1, ::-1]
+        return None, np.ascontiguousarray(k)
+    k = f2d * gain
+    return (k if flip_filter else tf.reverse(k, axis=[0, 1])), None
+
+
+def _static_depthwise_kernel(k, dtype, channels):
+    """`_depthwise_kernel` of a NumPy filter, made in NumPy: one constant in the graph
+    instead of the tile, slice, reverse and cast ops per call (the same values)."""
+    kernel = tf.constant(np.tile(k[:, :, np.newaxis, np.newaxis], [1, 1, channels, 1]))
+    return kernel if dtype == tf.float32 else tf.cast(kernel, dtype)
+
+
+def _fast_forward(x, f2d, up, down, padding, flip_filter, gain, f_static=None):
+    """The fast forward pass (no gradient definition); ``f2d`` without the gain;
+    ``f_static``: the filter as NumPy when known while tracing (fewer graph ops)."""
     upx, upy = up
     downx, downy = down
     px0, px1, py0, py1 = padding
@@ -228,17 +249,17 @@ def _fast_forward(x, f2d, up, down, padding, flip_filter, gain):
     n, in_h, in_w, channels = tf.shape(x)[0], int(x.shape[1]), int(x.shape[2]), int(x.shape[3])
     out_h = (in_h * upy + py0 + py1 - fh) // downy + 1
     out_w = (in_w * upx + px0 + px1 - fw) // downx + 1
-    # A kernel for correlation: convolution (flip_filter=False) flips the taps.
-    k = f2d * gain
-    if not flip_filter:
-        k = tf.reverse(k, axis=[0, 1])
+    k, k_static = _correlation_kernel(f2d, f_static, flip_filter, gain)
     y = x
     if upx > 1 or upy > 1:
         if upx == upy:
             # A transposed convolution correlates the zero-inserted image, padded by
             # (fh - 1, fw - 1) on both sides, with the flipped kernel; the remaining
             # padding makes up the difference to the requested one.
-            kernel = _depthwise_kernel(tf.cast(tf.reverse(k, [0, 1]), x.dtype), channels)
+            if k_static is not None:
+                kernel = _static_depthwise_kernel(k_static[::-1, ::-1], x.dtype, channels)
+            else:
+                kernel = _depthwise_kernel(tf.cast(tf.reverse(k, [0, 1]), x.dtype), channels)
             full = [n, (in_h - 1) * upy + fh, (in_w - 1) * upx + fw, channels]
             y = tf.nn.depthwise_conv2d_backprop_input(full, kernel, y, [1, upy, upx, 1], "VALID")
             y = pad_or_crop(
@@ -249,12 +270,16 @@ def _fast_forward(x, f2d, up, down, padding, flip_filter, gain):
                 py1 + upy - 1 - (fh - 1),
             )
         else:
+            k = tf.constant(k_static) if k is None else k
             y = _upfirdn2d_ref(y, k, up, (1, 1), (px0, px1, py0, py1), flip_filter=True, gain=1)
         stride = (1, 1)
     else:
         y = pad_or_crop(y, px0, px1, py0, py1)
         stride = (downy, downx) if downx == downy else (1, 1)
-        kernel = _depthwise_kernel(tf.cast(k, x.dtype), channels)
+        if k_static is not None:
+            kernel = _static_depthwise_kernel(k_static, x.dtype, channels)
+        else:
+            kernel = _depthwise_kernel(tf.cast(k, x.dtype), channels)
         y = tf.nn.depthwise_conv2d(y, kernel, [1, stride[0], stride[1], 1], "VALID")
     if (downy, downx) != stride:
         y = y[:, ::downy, ::downx, :]
@@ -332,7 +357,7 @@ def _upfirdn2d_fast(x, f2d, up, down, padding, flip_filter, gain, f_static=None)
 
         @tf.custom_gradient
         def forward(x):
-            y = _fast_forward(x, f2d, up, down, padding, flip_filter, gain)
+            y = _fast_forward(x, f2d, up, down, padding, flip_filter, gain, f_static)
 
             def grad(dy):
                 return _adjoint(dy, x.shape, y.shape, f2d, f_static, up, down, padding,
@@ -342,7 +367,7 @@ def _upfirdn2d_fast(x, f2d, up, down, padding, flip_filter, gain, f_static=None)
 
         return forward(x)
 
-    y = _fast_forward(x, f2d, up, down, padding, flip_filter, gain)
+    y = _fast_forward(x, f2d, up, down, padding, flip_filter, gain, f_static)
     x_shape, y_shape = x.shape, y.shape
 
     def backward(dy, *unused):

@@ -13,6 +13,7 @@ from tfdisgan.mixing.resolutions import (
     parse_resolution_range,
     synthesis_resolutions,
 )
+from tfdisgan.models.stylegan2.style_layers import select_layers
 from tfdisgan.views import (
     resolve_class,
 )
@@ -119,9 +120,8 @@ def cross_mix_ws(ws_a, ws_b, b_mask):
     Returns:
         float32 ``[N, num_ws, w_dim]``.
     """
-    b_mask = tf.reshape(tf.convert_to_tensor(b_mask, tf.bool), [1, -1, 1])
-    return tf.where(b_mask, tf.convert_to_tensor(ws_b, tf.float32),
-                    tf.convert_to_tensor(ws_a, tf.float32))
+    return select_layers(tf.convert_to_tensor(ws_a, tf.float32),
+                         tf.convert_to_tensor(ws_b, tf.float32), b_mask)
 
 
 def parse_cross_mix(text, img_resolution, num_classes, class_names=None, prob=0.5,

@@ -5,6 +5,7 @@ import dataclasses
 import numpy as np
 
 from tfdisgan.images import image_grid
+from tfdisgan.models.stylegan2.style_layers import select_layers
 from tfdisgan.views import (
     as_view,
     crossover_ws,
@@ -68,10 +69,11 @@ def style_mix_ws(row_ws, col_ws, styles):
             f"Row and column styles differ in shape: {row_ws.shape[1:]} vs {col_ws.shape[1:]}; "
             "mixing needs generators with the same num_ws and w_dim."
         )
-    mixed = np.repeat(row_ws[:, None], len(col_ws), axis=1)
-    styles = list(styles)
-    mixed[:, :, styles] = col_ws[None, :, styles]
-    return mixed
+    rows, cols, num_ws = len(row_ws), len(col_ws), row_ws.shape[1]
+    first = np.repeat(row_ws, cols, axis=0)  # cell (r, c) at r * C + c
+    second = np.tile(col_ws, (rows, 1, 1))
+    mixed = select_layers(first, second, np.isin(np.arange(num_ws), list(styles))).numpy()
+    return mixed.reshape(rows, cols, *row_ws.shape[1:])
 
 
 def style_views(network, col_network, synthesis):

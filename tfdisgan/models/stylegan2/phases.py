@@ -9,7 +9,6 @@ the ``GAN`` methods (``compute_g_loss``, ``compute_r1``, ``run_discriminator``, 
 """
 
 import keras
-import numpy as np
 import tensorflow as tf
 from keras import ops
 
@@ -82,7 +81,7 @@ class StyleGAN2Phases:
         then ``GAN.apply_gradients``. Skipped with a ``LossScaleOptimizer``, whose own
         non-finite check must see the infinities."""
         if not isinstance(optimizer, keras.optimizers.LossScaleOptimizer):
-            grads = [None if g is None else _nan_to_num(g) for g in grads]
+            grads = _nan_to_num(grads)
         return super().apply_gradients(optimizer, grads, variables)
 
     def g_step(self, batch, labels, global_batch):
@@ -251,14 +250,25 @@ class StyleGAN2Phases:
         return self._format_logs({m.name: m.result() for m in self.metrics})
 
 
-def _nan_to_num(grad):
-    grad = tf.convert_to_tensor(grad)
-    if not grad.dtype.is_floating:
-        return grad
-    grad = tf.where(tf.math.is_nan(grad), tf.zeros_like(grad), grad)
-    big = tf.constant(1e5, grad.dtype)
-    grad = tf.where(grad == np.inf, big, grad)
-    return tf.where(grad == -np.inf, -big, grad)
+def _nan_to_num(grads):
+    """``misc.nan_to_num(grad, nan=0, posinf=1e5, neginf=-1e5)`` of every gradient (None
+    stays None): finite values unchanged, NaN -> 0, +-inf -> +-1e5. Six ops per gradient
+    and two constants per dtype (a StyleGAN2 step has ~110 gradients per phase)."""
+    constants, out = {}, []
+    for grad in grads:
+        if grad is None:
+            out.append(None)
+            continue
+        grad = tf.convert_to_tensor(grad)
+        if not grad.dtype.is_floating:
+            out.append(grad)
+            continue
+        if grad.dtype not in constants:
+            constants[grad.dtype] = (tf.constant(0, grad.dtype), tf.constant(1e5, grad.dtype))
+        zero, big = constants[grad.dtype]
+        infinite = tf.where(tf.math.is_nan(grad), zero, tf.sign(grad) * big)
+        out.append(tf.where(tf.math.is_finite(grad), grad, infinite))
+    return out
 
 
 __all__ = ["StyleGAN2Phases"]

@@ -3,9 +3,11 @@
 * ``truncate``: the truncation trick, ``w <- lerp(w_avg, w, psi)`` (networks.py
   ``MappingNetwork.forward``), used by the mapping network, the generator views and the
   exported SavedModel.
-* ``crossover``: style mixing at a layer, layers ``[0, cutoff)`` from one ``ws`` and the
-  rest from another, used by the style-mixing regulariser of training
-  (``StyleGAN2.mix_styles``, loss.py ``run_G``), the mixing figures and the export.
+* ``select_layers``: per layer, the styles of one ``ws`` or another (a layer mask): the
+  style-mixing figure's column styles, ``--cross_mix``'s class-B layers.
+* ``crossover``: ``select_layers`` at a cutoff, layers ``[0, cutoff)`` from one ``ws`` and
+  the rest from another, used by the style-mixing regulariser of training
+  (``StyleGAN2.mix_styles``, loss.py ``run_G``), the crossover sweep and the export.
 
 Both are TensorFlow ops, so they run eagerly and in-graph alike.
 """
@@ -46,6 +48,23 @@ def truncate(ws, w_avg, psi, cutoff=None):
     return tf.where(tf.equal(psi, 1.0), ws, truncated)
 
 
+def select_layers(first, second, from_second):
+    """``second``'s styles at the layers where ``from_second`` is True, ``first``'s elsewhere.
+
+    Args:
+        first, second: float ``[N, num_ws, w_dim]``, the same dtype.
+        from_second: bool ``[num_ws]`` (every row alike) or ``[N, num_ws]``.
+
+    Returns:
+        float ``[N, num_ws, w_dim]``.
+    """
+    first, second = tf.convert_to_tensor(first), tf.convert_to_tensor(second)
+    from_second = tf.convert_to_tensor(from_second, tf.bool)
+    if from_second.shape.rank == 1:
+        from_second = from_second[tf.newaxis]
+    return tf.where(from_second[:, :, tf.newaxis], second, first)
+
+
 def crossover(first, second, cutoff):
     """Layers ``[0, cutoff)`` of ``first`` and ``[cutoff, num_ws)`` of ``second``.
 
@@ -57,7 +76,7 @@ def crossover(first, second, cutoff):
     Returns:
         float ``[N, num_ws, w_dim]``.
     """
-    first, second = tf.convert_to_tensor(first), tf.convert_to_tensor(second)
-    cutoff = tf.reshape(tf.cast(tf.convert_to_tensor(cutoff), tf.int32), [-1, 1, 1])
-    layer = tf.reshape(tf.range(tf.shape(first)[1]), [1, -1, 1])
-    return tf.where(layer < cutoff, first, second)
+    first = tf.convert_to_tensor(first)
+    cutoff = tf.reshape(tf.cast(tf.convert_to_tensor(cutoff), tf.int32), [-1, 1])
+    layer = tf.range(tf.shape(first)[1])[tf.newaxis]
+    return select_layers(first, second, layer >= cutoff)

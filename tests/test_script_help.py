@@ -1,0 +1,46 @@
+"""Every script's --help lists the script's own flags (defined in the script or generated
+in tfdisgan.flags / the experiments), not only --helpfull."""
+
+import glob
+import os
+import re
+
+import tensorflow as tf
+
+from tests.fixtures import REPO, run_script
+
+_FLAG = re.compile(r"^\s+--(?:\[no\])?([a-z_0-9]+)[:=]", re.M)
+
+
+def _sections(text):
+    """``{module: [flag names]}`` of a --helpfull text."""
+    out, module = {}, None
+    for line in text.splitlines():
+        if re.match(r"^\S.*:$", line):
+            module = line[:-1]
+            out[module] = []
+        elif module is not None:
+            match = _FLAG.match(line)
+            if match:
+                out[module].append(match.group(1))
+    return out
+
+
+class ScriptHelpTest(tf.test.TestCase):
+    def test_help_lists_the_scripts_flags(self):
+        scripts = sorted(glob.glob(os.path.join(REPO, "scripts", "*.py")))
+        self.assertGreaterEqual(len(scripts), 10)
+        for path in scripts:
+            name = os.path.basename(path)
+            with self.subTest(script=name):
+                full = run_script(name, "--helpfull", timeout=120)
+                own = [flag for module, names in _sections(full.stdout).items()
+                       if not module.startswith(("absl", "tensorflow")) for flag in names]
+                self.assertNotEmpty(own, full.stdout[-2000:] + full.stderr[-2000:])
+                short = run_script(name, "--help", timeout=120).stdout
+                listed = set(_FLAG.findall(short))
+                self.assertEqual(sorted(set(own) - listed), [])
+
+
+if __name__ == "__main__":
+    tf.test.main()
