@@ -23,6 +23,9 @@ def main(argv):
 
     config = tfd_flags.train_config_from_flags()
     try:
+        if tfd_flags.flags.FLAGS.dry_run:
+            print(training.dry_run(config), end="")
+            return 0
         run_dir = training.run(config)
     except (training.ConfigError, DatasetError) as error:
         print(f"train: error: {error}", file=sys.stderr)

@@ -12,7 +12,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from tests.fixtures import REPO
+from tests.fixtures import REPO, run_script
 from tfdisgan import callbacks, training
 from tfdisgan.data import describe, tfrecords
 
@@ -136,6 +136,47 @@ class ValidateTest(tf.test.TestCase):
         self.assertEqual(tfd_flags.train_config_from_flags(values), config)
         with self.assertRaises(absl_flags.UnrecognizedFlagError):
             values(["train.py", "--no_such_flag=1"])
+
+    def test_official_flag_names_resolve_to_ours(self):
+        from absl import app
+        from absl import flags as absl_flags
+
+        from tfdisgan import flags as tfd_flags
+
+        def parse(*argv):
+            values = absl_flags.FlagValues()
+            tfd_flags.define_train_flags(values)
+            values(["train.py", "--data=procedural:8", "--kimg=1", *argv])
+            return tfd_flags.train_config_from_flags(values)
+
+        cases = [
+            (["--gamma=3", "--snap=5", "--cond", "--target=0.7"],
+             ["--r1_gamma=3", "--snapshot_ticks=5", "--conditional", "--ada_target=0.7"]),
+            (["--aug=noaug"], ["--augment=none"]),
+            (["--aug=ada"], ["--augment=ada"]),
+            (["--aug=fixed", "--p=0.2"], ["--augment=ada", "--aug_p=0.2"]),
+            (["--gpus=2"], ["--strategy=mirrored", "--devices=/gpu:0,/gpu:1"]),
+            (["--gpus=1"], []),
+        ]
+        for official, ours in cases:
+            with self.subTest(official=official):
+                self.assertEqual(parse(*official), parse(*ours))
+        for argv, text in ((["--aug=fixed"], "--aug=fixed needs --p"),
+                           (["--aug=noaug", "--augment=ada"], "contradicts"),
+                           (["--gpus=2", "--strategy=default"], "--gpus")):
+            with self.subTest(argv=argv):
+                with self.assertRaisesRegex(app.UsageError, text):
+                    parse(*argv)
+
+    def test_dry_run_prints_the_resolved_flags_and_trains_nothing(self):
+        outdir = os.path.join(self.get_temp_dir(), "runs")
+        result = run_script("train.py", "--dry_run", "--model=stylegan2", "--data=procedural:8",
+                            "--resolution=16", "--kimg=1", "--gamma=4", f"--outdir={outdir}")
+        self.assertEqual(result.returncode, 0, result.stderr[-2000:])
+        self.assertTrue(result.stdout.startswith("# scripts/train.py --dry_run"))
+        for line in ("--model=stylegan2", "--resolution=16", "--r1_gamma=4.0", "--batch="):
+            self.assertIn(line, result.stdout)
+        self.assertFalse(os.path.exists(outdir))
 
     def test_every_shipped_config_parses_and_validates(self):
         import glob

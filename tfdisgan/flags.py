@@ -178,18 +178,63 @@ def dataclass_from_flags(cls, values=None, skip=(), **overrides):
     return cls(**{**kwargs, **overrides})
 
 
+# stylegan2-ada-pytorch train.py's flag names that mean exactly one of ours (docs/
+# official_flags.md has the whole table). --aug and --gpus translate values (below).
+OFFICIAL_ALIASES = {"gamma": "r1_gamma", "snap": "snapshot_ticks", "cond": "conditional",
+                    "p": "aug_p", "target": "ada_target"}
+OFFICIAL_AUG = {"ada": "ada", "noaug": "none", "fixed": "ada"}
+
+
 def define_train_flags(flag_values=None):
-    """Flags of scripts/train.py: one per `config.TrainConfig` field, same defaults.
+    """Flags of scripts/train.py: one per `config.TrainConfig` field, same defaults; the
+    official train.py names as aliases (``--gamma``, ``--snap``, ``--cond``, ``--p``,
+    ``--target``, ``--aug=ada|noaug|fixed``, ``--gpus=N``) and ``--dry_run``.
 
     Args:
         flag_values: `absl.flags.FlagValues` to define them in (default the global FLAGS).
     """
     define_dataclass_flags(TrainConfig, _TRAIN_HELP, flag_values=flag_values)
+    values = flags.FLAGS if flag_values is None else flag_values
+    for alias, name in OFFICIAL_ALIASES.items():
+        flags.DEFINE_alias(alias, name, flag_values=values)
+    flags.DEFINE_enum("aug", None, list(OFFICIAL_AUG), "stylegan2-ada-pytorch's --aug: ada "
+                      "(= --augment=ada), noaug (= --augment=none), fixed (ADA's pipeline at "
+                      "the fixed --p).", flag_values=values)
+    flags.DEFINE_integer("gpus", None, "stylegan2-ada-pytorch's --gpus: N > 1 trains "
+                         "--strategy=mirrored over the first N GPUs.", lower_bound=1,
+                         flag_values=values)
+    flags.DEFINE_boolean("dry_run", False, "Validate the flags and the data, print the "
+                         "resolved configuration (a flagfile) and exit.", flag_values=values)
 
 
 def train_config_from_flags(values=None):
-    """A `config.TrainConfig` from the parsed flags (typed, nothing else)."""
-    return dataclass_from_flags(TrainConfig, values)
+    """A `config.TrainConfig` from the parsed flags, with ``--aug`` and ``--gpus``
+    translated.
+
+    Raises:
+        app.UsageError: ``--aug`` contradicts ``--augment``, ``--aug=fixed`` without
+            ``--p``, or ``--gpus`` with ``--strategy`` / ``--devices``.
+    """
+    from absl import app
+
+    values = values or flags.FLAGS
+    config = dataclass_from_flags(TrainConfig, values)
+    aug = values["aug"].value
+    if aug is not None:
+        augment = OFFICIAL_AUG[aug]
+        if values["augment"].present and config.augment != augment:
+            raise app.UsageError(f"--aug={aug} means --augment={augment}; "
+                                 f"--augment={config.augment} contradicts it")
+        if aug == "fixed" and config.aug_p is None:
+            raise app.UsageError("--aug=fixed needs --p (the fixed augmentation probability)")
+        config = dataclasses.replace(config, augment=augment)
+    gpus = values["gpus"].value
+    if gpus is not None and gpus > 1:
+        if values["strategy"].present or values["devices"].present:
+            raise app.UsageError("--gpus: give either --gpus or --strategy/--devices")
+        config = dataclasses.replace(config, strategy="mirrored",
+                                     devices=tuple(f"/gpu:{i}" for i in range(gpus)))
+    return config
 
 
 _METRICS_HELP = {
@@ -237,6 +282,7 @@ def _define_network_flag(required=True):
 
 def _define_sampling_flags():
     flags.DEFINE_float("psi", 1.0, "Truncation psi (StyleGAN2: toward the average w; 1: none).")
+    flags.DEFINE_alias("trunc", "psi")  # stylegan2-ada-pytorch generate.py / style_mixing.py
     flags.DEFINE_string("class", None, "Class of conditional models: an id or a class folder "
                         "name such as 건물화재 (see the run's config.json).")
     flags.DEFINE_enum("noise_mode", "const", ["const", "random", "none"],

@@ -192,6 +192,20 @@ def make_strategy(config):
         raise ConfigError(str(error)) from None
 
 
+def dry_run(config):
+    """What ``--dry_run`` prints: `config` validated against its dataset and resolved (the
+    flags.txt a run would write, a valid flagfile), nothing built or written.
+
+    Raises:
+        ConfigError: naming the first bad flag.
+        data.DatasetError: the data cannot be read.
+    """
+    replicas = len(config.devices) if config.strategy == "mirrored" and config.devices else 1
+    resolved, _, num_classes = validate(config, describe(config.data), replicas)
+    return (f"# scripts/train.py --dry_run: resolved, nothing trained ({num_classes or 'no'} "
+            f"classes, {replicas} replica(s))\n" + resolved.to_flags())
+
+
 def run(config, strategy=None, verbose=True):
     """Trains according to `config`; returns the run folder.
 
