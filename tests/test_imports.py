@@ -19,7 +19,8 @@ PACKAGE = os.path.join(REPO, "tfdisgan")
 LAYERS = {
     0: ("tfdisgan", "tfdisgan.version", "tfdisgan._validate", "tfdisgan.files",
         "tfdisgan.images", "tfdisgan.precision", "tfdisgan.distribute",
-        "tfdisgan.checkpoint_files", "tfdisgan.graph_memory", "tfdisgan.console"),
+        "tfdisgan.checkpoint_files", "tfdisgan.graph_memory", "tfdisgan.console",
+        "tfdisgan.classes"),
     1: ("tfdisgan.layers", "tfdisgan.losses", "tfdisgan.optimizers"),
     2: ("tfdisgan.data", "tfdisgan.augment"),
     3: ("tfdisgan.models",),

@@ -443,4 +443,6 @@ def load_model(path, flag="--network", accepts=NETWORK_FORMS):
                                f"({failure}).")
         hint = alternatives_hint(os.path.dirname(prefix), bad=prefix, flag=flag)
         raise NetworkError(f"{what}: {problem}{hint}")
-    return model, (tuple(class_names) if num_classes and class_names else None), prefix
+    names = tuple(class_names) if num_classes and class_names else None
+    model.class_names = names
+    return model, names, prefix

@@ -315,6 +315,7 @@ def _train_in(config, strategy, run_dir, out_dir, model, step, checkpoint, resum
     resolution = config.resolution
     write_atomic(os.path.join(out_dir, "flags.txt"), config.to_flags())
     class_names = describe(config.data).class_names if num_classes else ()
+    model.class_names = tuple(class_names) or None  # generate(labels="홍수")
     write_json(os.path.join(out_dir, "config.json"), to_record(config, num_classes,
                                                                class_names))
     if config.cross_mix:  # before the train function is traced

@@ -43,8 +43,12 @@ class OldRunsTest(tf.test.TestCase):
             images = view.model.generate(**kwargs)
             with self.subTest(run=os.path.basename(run_dir)):
                 self.assertAllEqual(images, expected)
-        truncated = export.load_network(SG2).model.generate(seeds=[0, 1, 2], labels=[0, 1, 2],
-                                                            psi=0.7)
+        model = export.load_network(SG2).model
+        truncated = model.generate(seeds=[0, 1, 2], labels=[0, 1, 2], psi=0.7)
+        # The run's class names come with the loaded model (config.json).
+        self.assertEqual(model.class_names[:2], ("building_fire", "wildfire"))
+        self.assertAllEqual(model.generate(seeds=[0, 1, 2], labels="wildfire"),
+                            model.generate(seeds=[0, 1, 2], labels=1))
         expected = np.load(os.path.join(SG2, "expected_images_psi07.npy"))
         self.assertAllEqual(truncated, expected)
 

@@ -446,6 +446,33 @@ class ArgumentTest(tf.test.TestCase):
         with self.assertRaisesRegex(ValueError, "compile"):
             gan.build_optimizers()
 
+    def test_fit_with_validation_data_says_what_to_do(self):
+        gan = tiny_dcgan()
+        gan.compile(**DCGAN.default_optimizers())
+        data = tf.data.Dataset.from_tensors(toy_images(4))
+        for kwargs in (dict(validation_data=data), dict(validation_split=0.1)):
+            with self.subTest(kwargs=list(kwargs)):
+                with self.assertRaisesRegex(ValueError, "no held-out loss.*tfdisgan.metrics"):
+                    gan.fit(data, **kwargs)
+        with self.assertRaisesRegex(ValueError, "no held-out loss"):
+            gan.evaluate(data, verbose=0)
+        self.assertEqual(int(gan.d_optimizer.iterations.numpy()), 0)  # nothing trained
+
+    def test_generate_takes_class_names(self):
+        import unicodedata
+
+        gan = tiny_dcgan(num_classes=3)
+        gan.class_names = ("건물화재", "산불", "홍수")
+        by_id = gan.generate(seeds=[0, 1], labels=[2, 0])
+        nfd = unicodedata.normalize("NFD", "홍수")  # as macOS writes folder names
+        self.assertAllEqual(gan.generate(seeds=[0, 1], labels=[nfd, "건물화재"]), by_id)
+        self.assertAllEqual(gan.generate(seeds=[0, 1], labels="홍수"),
+                            gan.generate(seeds=[0, 1], labels=2))
+        with self.assertRaisesRegex(ValueError, "Unknown class 'volcano'; valid: 0=건물화재"):
+            gan.generate(seeds=[0], labels="volcano")
+        with self.assertRaisesRegex(ValueError, r"0=건물화재, 1=산불, 2=홍수.*--class"):
+            gan.generate(seeds=[0])
+
     def test_call_is_the_generator(self):
         gan = tiny_dcgan()
         z = tf.random.normal([2, Z_DIM])

@@ -20,6 +20,7 @@ from keras import ops
 
 from tfdisgan import optimizers
 from tfdisgan._validate import check_psi, is_int, is_number
+from tfdisgan.classes import describe_classes, resolve_class
 from tfdisgan.images import to_uint8
 from tfdisgan.models.gan_steps import GANSteps
 from tfdisgan.models.replicas import ReplicaHelpers
@@ -116,6 +117,9 @@ class GAN(GANSteps, ReplicaHelpers, SeedStates, keras.Model):
         # === Config ===
         self.z_dim = int(z_dim)
         self.num_classes = int(num_classes)
+        # Names by id (set from the dataset by training.run and from config.json when a run
+        # is loaded), so that `generate(labels="홍수")` works; None: ids only.
+        self.class_names = None
         self.ema_kimg = float(ema_kimg)
         self.ema_rampup = None if ema_rampup is None else float(ema_rampup)
         self.seed = seed
@@ -461,8 +465,9 @@ class GAN(GANSteps, ReplicaHelpers, SeedStates, keras.Model):
                 ``seeds_to_z(seeds, z_dim)[i]`` (a stateless Philox draw, reproduced by the
                 exported SavedModel). Exclusive with ``z``.
             z: float array ``[N, z_dim]``. Exclusive with ``seeds``.
-            labels: int or int array ``[N]`` of class indices in ``[0, num_classes)``;
-                required when ``num_classes > 0``, must be None otherwise.
+            labels: a class id or name (e.g. "홍수", any Unicode normalisation, when
+                ``class_names`` is set), or ``N`` of them; required when
+                ``num_classes > 0``, must be None otherwise.
             psi: float, truncation (see ``synthesize``). Default 1.0.
             use_ema: bool, use the EMA generator. Default True.
             batch_size: int >= 1, images per forward pass. Default 32.
@@ -503,7 +508,27 @@ class GAN(GANSteps, ReplicaHelpers, SeedStates, keras.Model):
         images = np.concatenate(chunks, axis=0)
         return to_uint8(images)
 
+    NO_EVALUATION = (
+        "A GAN has no held-out loss to evaluate, so `fit` takes no validation_data / "
+        "validation_split and `evaluate` does not apply; measure the generator with "
+        "tfdisgan.metrics (calc_metrics, or --metrics=fid50k_full,kid50k_full,swd in "
+        "scripts/train.py and scripts/metrics.py).")
+
+    def fit(self, *args, validation_data=None, validation_split=0.0, **kwargs):
+        """``keras.Model.fit`` (the GAN's train step); ValueError for validation data."""
+        if validation_data is not None or validation_split:
+            raise ValueError(self.NO_EVALUATION)
+        return super().fit(*args, **kwargs)
+
+    def test_step(self, data):
+        raise ValueError(self.NO_EVALUATION)
+
     def _check_labels(self, labels, n):
+        names = labels if isinstance(labels, (list, tuple, np.ndarray)) else [labels]
+        if self.num_classes and labels is not None and any(
+                isinstance(v, str) for v in names):
+            ids = [resolve_class(v, self.num_classes, self.class_names) for v in names]
+            labels = ids if isinstance(labels, (list, tuple, np.ndarray)) else ids[0]
         if self.num_classes == 0:
             if labels is not None:
                 raise ValueError(
@@ -513,8 +538,9 @@ class GAN(GANSteps, ReplicaHelpers, SeedStates, keras.Model):
             return None
         if labels is None:
             raise ValueError(
-                f"This GAN is conditional (num_classes={self.num_classes}): pass `labels`, "
-                f"an int or {n} ints in [0, {self.num_classes})."
+                f"This GAN is conditional ({describe_classes(self.num_classes, self.class_names)}"
+                f"): pass `labels`, a class id or name or {n} of them (--class in the "
+                f"scripts)."
             )
         arr = np.asarray(labels)
         if arr.ndim == 0:
