@@ -1,6 +1,7 @@
 """Tests of tfdisgan.training and scripts/train.py: flags, run folder, exact resume, kills."""
 
 import dataclasses
+import glob
 import json
 import os
 import signal
@@ -215,7 +216,17 @@ class RunTest(tf.test.TestCase):
                     "sec_per_kimg", "host_peak_mb"):
             self.assertIn(key, lines[0])
         self.assertIn("--conditional", open(os.path.join(run_dir, "flags.txt")).read())
-        self.assertEqual(os.listdir(os.path.join(run_dir, "tensorboard")) != [], True)
+        # TensorBoard: tags grouped as the official ones, x = images shown (8 per step).
+        points = {}
+        for path in glob.glob(os.path.join(run_dir, "tensorboard", "*")):
+            for event in tf.compat.v1.train.summary_iterator(path):
+                for value in event.summary.value:
+                    points.setdefault(value.tag, []).append(event.step)
+        for tag in ("Loss/D/loss", "Loss/G/loss", "Loss/scores/real", "Timing/sec_per_kimg",
+                    "Progress/kimg", "Resources/host_peak_mb", "Samples/fakes"):
+            self.assertIn(tag, points)
+        self.assertEqual(points["Loss/G/loss"], [16, 32])
+        self.assertFalse([t for t in points if "/" not in t], sorted(points))
 
     def test_resume_equals_uninterrupted_training(self):
         outdir = self.get_temp_dir()

@@ -71,7 +71,7 @@ class SnapshotGrid(keras.callbacks.Callback):
         self.last_path = path
         if self.writer is not None:
             with self.writer.as_default():
-                tf.summary.image("fakes", grid[None], step=self.step)
+                tf.summary.image("Samples/fakes", grid[None], step=tensorboard_step(model))
         return path
 
     def on_train_begin(self, logs=None):
@@ -168,6 +168,30 @@ def memory_stats():
     return stats
 
 
+# TensorBoard tags grouped as stylegan2-ada-pytorch's (Loss/, Augment/, Timing/, ...), so
+# the dashboards of both read alike; the x axis is the number of images shown (kimg x 1000:
+# a tick of a small CPU run is a fraction of a kimg).
+TENSORBOARD_TAGS = {
+    "d_loss": "Loss/D/loss", "g_loss": "Loss/G/loss", "r1": "Loss/D/r1_penalty",
+    "pl_penalty": "Loss/G/pl_penalty", "pl_mean": "Loss/G/pl_mean",
+    "d_real": "Loss/scores/real", "d_fake": "Loss/scores/fake",
+    "d_grad_norm": "Loss/D/grad_norm", "g_grad_norm": "Loss/G/grad_norm",
+    "aug_p": "Augment/p", "kimg": "Progress/kimg", "img_per_s": "Timing/img_per_s",
+    "sec_per_kimg": "Timing/sec_per_kimg", "host_peak_mb": "Resources/host_peak_mb",
+    "device_peak_mb": "Resources/device_peak_mb",
+}
+
+
+def tensorboard_tag(key):
+    """The TensorBoard tag of a log key (``Other/KEY`` for keys not in the table)."""
+    return TENSORBOARD_TAGS.get(key, f"Other/{key}")
+
+
+def tensorboard_step(model):
+    """The x value of TensorBoard points: images shown so far."""
+    return int(model.cur_nimg.numpy())
+
+
 class JsonlLogger(keras.callbacks.Callback):
     """Appends one JSON line per tick to `log.jsonl` and writes TensorBoard scalars.
 
@@ -234,7 +258,8 @@ class JsonlLogger(keras.callbacks.Callback):
             with self.writer.as_default():
                 for key, value in entry.items():
                     if key not in ("step", "time"):
-                        tf.summary.scalar(key, value, step=self.step)
+                        tf.summary.scalar(tensorboard_tag(key), value,
+                                          step=tensorboard_step(self.model))
             self.writer.flush()
         self.tick_start, self.tick_first_step = time.perf_counter(), self.step
         self.last = entry

@@ -78,7 +78,8 @@ class MetricsCallback(keras.callbacks.Callback):
         if self.writer is not None:
             with self.writer.as_default():
                 for key, value in results.items():
-                    tf.summary.scalar(f"Metrics/{key}", value, step=self.step)
+                    tf.summary.scalar(f"Metrics/{key}", value,
+                                      step=int(self.model.cur_nimg.numpy()))
             self.writer.flush()
         self.last_step, self.last_results = self.step, results
         return results
