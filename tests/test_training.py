@@ -209,6 +209,19 @@ class RunTest(tf.test.TestCase):
         for name in ("flags.txt", "config.json", "log.jsonl", "checkpoints", "tensorboard"):
             self.assertIn(name, names)
         self.assertTrue(any(n.startswith("fakes") and n.endswith(".png") for n in names))
+        # reals.png: a row per class (conditional, 4 procedural classes), 8 per row, as the
+        # pipeline delivers them; row 0 is the first images of class 0 in dataset order.
+        from PIL import Image
+
+        from tfdisgan.data import load_dataset
+        from tfdisgan.images import to_uint8
+
+        with Image.open(os.path.join(run_dir, "reals.png")) as image:
+            reals = np.asarray(image)
+        self.assertEqual(reals.shape, (4 * 16, 8 * 16, 3))
+        first = next(iter(load_dataset("procedural:64", 1, 16, classes=[0], shuffle=False,
+                                       repeat=False)))[0].numpy()[0]
+        self.assertAllEqual(reals[:16, :16], to_uint8(first))
         with open(os.path.join(run_dir, "log.jsonl")) as handle:
             lines = [json.loads(line) for line in handle]
         self.assertEqual([line["step"] for line in lines], [2, 4])

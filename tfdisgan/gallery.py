@@ -10,7 +10,9 @@ import re
 import numpy as np
 
 from tfdisgan import mixing
+from tfdisgan.data import load_dataset
 from tfdisgan.export import export_saved_model
+from tfdisgan.images import image_grid, save_png, to_uint8
 from tfdisgan.runs import load_model
 from tfdisgan.views import GeneratorView
 
@@ -20,6 +22,35 @@ def model_name(run_dir):
     base = os.path.basename(os.path.normpath(run_dir))
     base = re.sub(r"^\d{5}-", "", base)
     return re.sub(r"[^A-Za-z0-9_.-]+", "_", base) or "generator"
+
+
+def write_reals(run_dir, spec, resolution, classes=None, num_classes=0, per_row=8):
+    """``RUN_DIR/reals.png``: what the model is shown after decoding, crop and resize: a row
+    of the first ``per_row`` images of each class (conditional runs; ``classes``: the
+    selected ids), else 4 rows of the first images; dataset order, no flips, and the
+    training stream is not touched.
+
+    Returns:
+        The PNG's path, or None when the data gave no image.
+    """
+    def first(count, selection):
+        data = load_dataset(spec, 1, resolution, classes=selection, shuffle=False,
+                            repeat=False)
+        return [to_uint8(image.numpy()[0]) for image, _ in data.take(count)]
+
+    if num_classes:
+        rows = [first(per_row, [c]) for c in (classes or range(num_classes))]
+    else:
+        images = first(4 * per_row, classes)
+        rows = [images[i:i + per_row] for i in range(0, len(images), per_row)]
+    rows = [row for row in rows if row]
+    if not rows:
+        return None
+    blank = np.zeros_like(rows[0][0])
+    cells = [img for row in rows for img in row + [blank] * (per_row - len(row))]
+    path = os.path.join(run_dir, "reals.png")
+    save_png(image_grid(np.stack(cells), per_row), path)
+    return path
 
 
 def showcase(run_dir, model=None, class_names=None, psi=0.7, verbose=True, export=True):

@@ -318,6 +318,10 @@ def _train_in(config, strategy, run_dir, out_dir, model, step, checkpoint, resum
     model.class_names = tuple(class_names) or None  # generate(labels="홍수")
     write_json(os.path.join(out_dir, "config.json"), to_record(config, num_classes,
                                                                class_names))
+    if chief and not os.path.exists(os.path.join(out_dir, "reals.png")):
+        from tfdisgan.gallery import write_reals
+
+        write_reals(out_dir, config.data, resolution, class_ids or None, num_classes)
     if config.cross_mix:  # before the train function is traced
         model.cross_mix = mixing.cross_mix_from_config(config, num_classes,
                                                        list(class_names), class_ids)
