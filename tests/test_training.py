@@ -257,6 +257,19 @@ class RunTest(tf.test.TestCase):
         with open(os.path.join(resumed, "log.jsonl")) as handle:
             steps = [json.loads(line)["step"] for line in handle]
         self.assertEqual(steps, [2, 3, 4, 6])  # step 3: the first run's closing tick
+        # --network=RUN@KIMG: the checkpoint nearest that kimg (ckpt-N is step N, batch 8).
+        from tfdisgan import runs
+
+        kept = [os.path.basename(p) for p, _ in runs.checkpoint_kimgs(straight)]
+        self.assertEqual(kept, ["ckpt-4", "ckpt-6"])
+        for kimg, expected in (("0.03", "ckpt-4"), ("0.045", "ckpt-6"), ("200", "ckpt-6")):
+            kind, prefix, run_dir = runs.resolve_network(f"{straight}@{kimg}")
+            self.assertEqual((kind, os.path.basename(prefix), run_dir),
+                             ("checkpoint", expected, straight))
+        model, _, _ = runs.load_model(f"{straight}@0.03")
+        self.assertEqual(int(model.cur_nimg.numpy()), 32)
+        with self.assertRaisesRegex(runs.NetworkError, "does not exist"):
+            runs.resolve_network(os.path.join(outdir, "nope@3"))
 
     def test_resume_refuses_changed_architecture(self):
         outdir = self.get_temp_dir()

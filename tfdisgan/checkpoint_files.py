@@ -39,9 +39,10 @@ def find_run_dir(start):
 
 
 # What ``--network`` accepts (the scripts' error messages list it).
-NETWORK_FORMS = ("a run folder (its newest checkpoint), a checkpoint prefix "
-                 "(RUN/checkpoints/ckpt-N), an exported SavedModel (MODEL/VERSION, or MODEL for "
-                 "its newest version) or a folder written by scripts/import_nvidia.py")
+NETWORK_FORMS = ("a run folder (its newest checkpoint; RUN@KIMG: the checkpoint nearest "
+                 "KIMG), a checkpoint prefix (RUN/checkpoints/ckpt-N), an exported "
+                 "SavedModel (MODEL/VERSION, or MODEL for its newest version) or a folder "
+                 "written by scripts/import_nvidia.py")
 # What reading a damaged checkpoint raises: TensorFlow's status errors (DataLossError for a
 # checksum, NotFoundError for a missing shard, ...), IndexError for a short read ("Read less
 # bytes than requested", from the reader's C++ OUT_OF_RANGE) and ValueError for a bad path.

@@ -291,14 +291,41 @@ def _latest_version(path):
     return os.path.join(path, str(max(versions))) if versions else None
 
 
+_AT_KIMG = re.compile(r"^(.+)@([0-9]+(?:\.[0-9]*)?)$")
+
+
+def checkpoint_kimgs(run_dir):
+    """``[(prefix, kimg)]`` of a run folder's checkpoints, oldest first: ``ckpt-N`` holds
+    step N, ``N * batch / 1000`` kimg (the batch of its config.json)."""
+    batch = int(read_run_config(run_dir)["batch"])
+    prefixes = checkpoint_prefixes(os.path.join(run_dir, "checkpoints"))
+    return sorted(((p, int(p.rsplit("-", 1)[1]) * batch / 1000.0) for p in prefixes
+                   if re.search(r"-[0-9]+$", p)), key=lambda item: item[1])
+
+
+def checkpoint_at_kimg(run_dir, kimg, flag="--network"):
+    """``("checkpoint", prefix, run_dir)`` for the checkpoint of ``run_dir`` nearest ``kimg``
+    (``--network=RUN@200``; the earlier one on a tie).
+
+    Raises:
+        NetworkError: no checkpoint, or no config.json, in ``run_dir``.
+    """
+    found = checkpoint_kimgs(run_dir)
+    if not found:
+        raise NetworkError(f"{flag} {run_dir}@{kimg:g}: {run_dir} has no checkpoints/ckpt-N")
+    prefix, _ = min(found, key=lambda item: abs(item[1] - kimg))
+    return ("checkpoint", prefix, run_dir)
+
+
 def resolve_network(path, flag="--network", accepts=NETWORK_FORMS):
     """Classifies ``--network``: ``("saved_model", dir)`` or ``("checkpoint", prefix,
     run_dir)``.
 
     Accepts a SavedModel version folder, a model folder of numeric versions (the latest), a
-    run folder (its latest checkpoint), a ``checkpoints`` folder, or a checkpoint prefix
-    (``RUN/checkpoints/ckpt-12``). Nothing is read beyond names and file headers: a damaged
-    checkpoint shows when it is restored (`load_model`).
+    run folder (its latest checkpoint), ``RUN@KIMG`` (the checkpoint nearest KIMG), a
+    ``checkpoints`` folder, or a checkpoint prefix (``RUN/checkpoints/ckpt-12``).
+    Nothing is read beyond names and file headers: a damaged checkpoint shows when it is
+    restored (`load_model`).
 
     Args:
         path: str, what the flag names.
@@ -311,6 +338,9 @@ def resolve_network(path, flag="--network", accepts=NETWORK_FORMS):
             index, ...) and what to pass instead.
     """
     path = os.fspath(path)
+    at_kimg = _AT_KIMG.match(path)
+    if at_kimg and os.path.isdir(at_kimg.group(1)) and not os.path.exists(path):
+        return checkpoint_at_kimg(at_kimg.group(1), float(at_kimg.group(2)), flag)
     if os.path.isdir(path):
         if is_saved_model(path):
             return ("saved_model", path)
