@@ -42,5 +42,19 @@ class ScriptHelpTest(tf.test.TestCase):
                 self.assertEqual(sorted(set(own) - listed), [])
 
 
+class ExitCodeTest(tf.test.TestCase):
+    def test_usage_errors_exit_2_naming_the_flag(self):
+        cases = (("train.py", ["--no_such_flag=3"], "no_such_flag"),
+                 ("generate.py", ["--seeds=0"], "--network"),  # required flag missing
+                 ("dataset_tool.py", ["--source=x", "--dest=y", "extra"], "extra"),
+                 ("plot_run.py", [], "--run"))
+        for script, args, named in cases:
+            with self.subTest(script=script):
+                result = run_script(script, *args, timeout=120)
+                self.assertEqual(result.returncode, 2, result.stderr[-2000:])
+                self.assertIn(named, result.stderr)
+                self.assertNotIn("Traceback", result.stderr)
+
+
 if __name__ == "__main__":
     tf.test.main()

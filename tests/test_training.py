@@ -341,7 +341,7 @@ class ScriptTest(tf.test.TestCase):
         self.assertIn("--classes", result.stderr)
         result = subprocess.run(self._command(outdir, "--no_such_flag=3"), capture_output=True,
                                 text=True, env=self._env(), timeout=120)
-        self.assertNotEqual(result.returncode, 0)
+        self.assertEqual(result.returncode, 2)  # a usage error, as argparse/click scripts
         self.assertIn("no_such_flag", result.stderr)
 
     def test_ctrl_c_saves_and_kill_9_resumes(self):

@@ -7,6 +7,8 @@ any work starts.
 """
 
 import dataclasses
+import os
+import sys
 import types
 
 from absl import flags
@@ -371,3 +373,36 @@ def define_import_nvidia_flags():
                       "for --transfer_from only.")
     flags.DEFINE_boolean("overwrite", False, "Replace --out if it exists.")
     flags.mark_flags_as_required(["source", "out"])
+
+
+USAGE_ERROR = 2  # the exit code of a usage error, as argparse and click scripts use
+
+
+def _parse_flags(argv):
+    """absl's flag parsing, exiting with `USAGE_ERROR` (absl exits 1) on a bad, unknown or
+    missing flag, with one line naming it."""
+    try:
+        return flags.FLAGS(argv)
+    except flags.Error as error:
+        name = os.path.basename(argv[0]).removesuffix(".py")
+        message = " ".join(str(error).split())
+        sys.stderr.write(f"{name}: error: {message}\nPass --help to see the flags.\n")
+        sys.exit(USAGE_ERROR)
+
+
+def run_script(main):
+    """``app.run(main)`` for the scripts: usage errors (flags that do not parse, extra
+    arguments, ``app.UsageError`` raised by `main`) exit with code 2, other errors as
+    `main` returns them (2 for bad input it reports, 1 for a diverged run)."""
+    from absl import app
+
+    def checked(argv):
+        try:
+            return main(argv)
+        except app.UsageError as error:
+            name = os.path.basename(argv[0]).removesuffix(".py")
+            sys.stderr.write(f"{name}: error: {error}\nPass --help to see the flags.\n")
+            return USAGE_ERROR
+
+    app.run(checked, flags_parser=_parse_flags)
+
