@@ -33,4 +33,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    tfd_flags.run_script(main)
+    tfd_flags.run_script(main, tensorflow=False)  # matplotlib only

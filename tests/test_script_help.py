@@ -56,5 +56,24 @@ class ExitCodeTest(tf.test.TestCase):
                 self.assertNotIn("Traceback", result.stderr)
 
 
+class QuietStartTest(tf.test.TestCase):
+    def test_no_harmless_tensorflow_noise_on_stderr(self):
+        # As a user runs it (no TF_CPP_MIN_LOG_LEVEL): TensorFlow's start-up lines on this
+        # GPU-less machine (absl's stderr notice, the CUDA stub and cuInit probes) are gone.
+        import subprocess
+        import sys
+
+        env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
+        env["PYTHONPATH"] = REPO
+        result = subprocess.run(
+            [sys.executable, os.path.join(REPO, "scripts", "train.py"), "--dry_run",
+             "--data=procedural:8", "--resolution=16", "--kimg=1"],
+            capture_output=True, text=True, env=env, timeout=300)
+        self.assertEqual(result.returncode, 0, result.stderr[-2000:])
+        for noise in ("absl::InitializeLog", "cudart_stub", "cuInit", "cpu_feature_guard"):
+            self.assertNotIn(noise, result.stderr)
+        self.assertIn("--resolution=16", result.stdout)
+
+
 if __name__ == "__main__":
     tf.test.main()

@@ -9,7 +9,9 @@ written when it does).
 """
 
 import os
+import re
 import sys
+import tempfile
 
 # The tick line: (log key, label, format), in this order, where present.
 TICK_FIELDS = (
@@ -84,4 +86,50 @@ class Console:
             self._file = None
 
 
-__all__ = ["Console", "TICK_FIELDS", "format_tick"]
+# TensorFlow's start-up lines that say nothing is wrong (checked on a GPU-less CPU machine,
+# TF 2.21): absl's notice that it logs to stderr, CUDA's stub and driver probes when no GPU
+# is there, and the CPU feature notice. `import_tensorflow` drops exactly these.
+HARMLESS_STARTUP = (
+    re.compile(r"All log messages before absl::InitializeLog\(\) is called"),
+    re.compile(r"cudart_stub\.cc.*Could not find cuda drivers"),
+    re.compile(r"cpu_feature_guard\.cc|To enable the following instructions"),
+)
+# Harmless only when TensorFlow then finds no GPU (else a real driver problem).
+HARMLESS_WITHOUT_GPU = (re.compile(r"cuda_platform\.cc.*failed call to cuInit"),
+                        re.compile(r"cuda_diagnostics|kernel driver does not appear"))
+
+
+def import_tensorflow():
+    """Imports TensorFlow (and finds its devices) with its known-harmless start-up lines
+    removed from stderr; every other line it prints is passed on, so a real problem (a
+    missing CUDA library on a GPU machine) still shows. Sets ``TF_CPP_MIN_LOG_LEVEL=2``
+    unless it is set. The scripts call it before their first TensorFlow import.
+
+    Returns:
+        The ``tensorflow`` module.
+    """
+    if "tensorflow" in sys.modules:
+        return sys.modules["tensorflow"]
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    sys.stderr.flush()
+    saved, gpus = os.dup(2), None
+    with tempfile.TemporaryFile() as capture:
+        os.dup2(capture.fileno(), 2)
+        try:
+            import tensorflow as tf
+
+            gpus = tf.config.list_physical_devices("GPU")
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+            capture.seek(0)
+            lines = capture.read().decode("utf-8", "replace").splitlines()
+            patterns = HARMLESS_STARTUP + (HARMLESS_WITHOUT_GPU if gpus == [] else ())
+            kept = [line for line in lines if not any(p.search(line) for p in patterns)]
+            if kept:
+                sys.stderr.write("\n".join(kept) + "\n")
+                sys.stderr.flush()
+    return tf
+
+
+__all__ = ["Console", "HARMLESS_STARTUP", "TICK_FIELDS", "format_tick", "import_tensorflow"]

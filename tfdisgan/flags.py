@@ -390,13 +390,19 @@ def _parse_flags(argv):
         sys.exit(USAGE_ERROR)
 
 
-def run_script(main):
+def run_script(main, tensorflow=True):
     """``app.run(main)`` for the scripts: usage errors (flags that do not parse, extra
     arguments, ``app.UsageError`` raised by `main`) exit with code 2, other errors as
-    `main` returns them (2 for bad input it reports, 1 for a diverged run)."""
+    `main` returns them (2 for bad input it reports, 1 for a diverged run). With
+    `tensorflow`, TensorFlow is imported before `main` without its harmless start-up lines
+    (`tfdisgan.console.import_tensorflow`)."""
     from absl import app
 
     def checked(argv):
+        if tensorflow:
+            from tfdisgan.console import import_tensorflow
+
+            import_tensorflow()  # without its harmless start-up noise (cuInit on a CPU, ...)
         try:
             return main(argv)
         except app.UsageError as error:
