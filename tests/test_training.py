@@ -271,6 +271,29 @@ class RunTest(tf.test.TestCase):
         with self.assertRaisesRegex(runs.NetworkError, "does not exist"):
             runs.resolve_network(os.path.join(outdir, "nope@3"))
 
+    def test_logs_reach_the_host_once_per_tick(self):
+        # Reading a step's logs waits for the device: once per tick (4 steps here) and not
+        # every step; the ticks' lines and checkpoints are still all written.
+        from unittest import mock
+
+        reads = []
+        real = training._host_logs
+
+        def counting(outputs):
+            reads.append(1)
+            return real(outputs)
+
+        outdir = self.get_temp_dir()
+        with mock.patch.object(training, "_host_logs", counting):
+            run_dir = training.run(_config(outdir, steps=8, tick_kimg=0.032, snapshot_ticks=1),
+                                   verbose=False)
+        self.assertLen(reads, 2)
+        with open(os.path.join(run_dir, "log.jsonl")) as handle:
+            self.assertEqual([json.loads(line)["step"] for line in handle], [4, 8])
+        kept = sorted(os.path.basename(p) for p in glob.glob(
+            os.path.join(run_dir, "checkpoints", "ckpt-*.index")))
+        self.assertEqual(kept, ["ckpt-4.index", "ckpt-8.index"])
+
     def test_resume_refuses_changed_architecture(self):
         outdir = self.get_temp_dir()
         run_dir = training.run(_config(outdir, steps=2), verbose=False)

@@ -122,6 +122,10 @@ class CheckpointSaver(keras.callbacks.Callback):
         self.best_manager, self.monitor, self.mode = best_manager, monitor, mode
         self.best = None
         self.last_saved = None
+        self._step = None  # the step on the host: reading the variable waits for the device
+
+    def on_train_begin(self, logs=None):
+        self._step = int(self.step_variable.numpy())
 
     def save(self):
         step = int(self.step_variable.numpy())
@@ -141,7 +145,10 @@ class CheckpointSaver(keras.callbacks.Callback):
 
     def on_train_batch_end(self, batch, logs=None):
         self.step_variable.assign_add(1)
-        step = int(self.step_variable.numpy())
+        if self._step is None:
+            self._step = int(self.step_variable.numpy()) - 1
+        self._step += 1
+        step = self._step
         if step % self.every_steps == 0:
             self.save()
         if self.best_manager is not None and logs and self.monitor in logs:

@@ -294,6 +294,13 @@ def _train(config, strategy, run_dir, resuming, class_ids, num_classes, console,
         distribute.cleanup_worker_dir(out_dir, run_dir)
 
 
+def _host_logs(outputs):
+    """A train step's logs as Python floats (this waits for the device)."""
+    if isinstance(outputs, tf.experimental.Optional):
+        outputs = outputs.get_value()
+    return {key: float(np.asarray(value).reshape(-1)[0]) for key, value in outputs.items()}
+
+
 def _banner(config, run_dir, num_classes, strategy, start, total):
     """The run's first lines: where it writes and the options that decide what it does."""
     length = f"{config.steps} steps" if config.steps else f"{config.kimg} kimg ({total} steps)"
@@ -390,14 +397,19 @@ def _train_in(config, strategy, run_dir, out_dir, model, step, checkpoint, resum
     try:
         for current in range(start, total):
             outputs = train_function(iterator)
-            if isinstance(outputs, tf.experimental.Optional):
-                outputs = outputs.get_value()
-            logs = {key: float(np.asarray(value).reshape(-1)[0]) for key, value in
-                    outputs.items()}
+            # The logs come to the host once per tick (every checkpoint and metric step is a
+            # tick step) and at the end: reading them every step would wait for the device
+            # each step. The NaN guard checks every read: a tick's values are means over
+            # it, so a non-finite step shows, and no checkpoint is written between reads.
+            read = (current + 1) % tick_steps == 0 or current + 1 == total or interrupted
+            logs = _host_logs(outputs) if read else None
             callback_list.on_train_batch_end(current, logs)
             rate = (current + 1 - start) * config.batch / (time.perf_counter() - started)
-            progress.update(current + 1, [("d_loss", logs.get("d_loss", 0.0)),
-                                          ("g_loss", logs.get("g_loss", 0.0)), ("img/s", rate)])
+            shown = [("img/s", rate)]
+            if logs is not None:
+                shown += [("d_loss", logs.get("d_loss", 0.0)), ("g_loss", logs.get("g_loss",
+                                                                                    0.0))]
+            progress.update(current + 1, shown)
             if interrupted:
                 path = saver.save()
                 print(f"\nInterrupted at step {int(step.numpy())}: saved {path}. Resume "
