@@ -12,6 +12,8 @@ import os
 import re
 import sys
 import tempfile
+import time
+import unicodedata
 
 # The tick line: (log key, label, format), in this order, where present.
 TICK_FIELDS = (
@@ -86,6 +88,53 @@ class Console:
             self._file = None
 
 
+def display_width(text):
+    """Terminal columns of ``text`` (as NFC: a macOS NFD name composes first): wide (CJK,
+    e.g. 건물화재) characters take two, combining marks none."""
+    text = unicodedata.normalize("NFC", str(text))
+    return sum(0 if unicodedata.combining(ch) else
+               2 if unicodedata.east_asian_width(ch) in ("W", "F") else 1 for ch in text)
+
+
+def pad(text, width, align="<"):
+    """``text`` padded with spaces to ``width`` terminal columns (``"<"`` or ``">"``)."""
+    fill = " " * max(0, width - display_width(text))
+    return f"{text}{fill}" if align == "<" else f"{fill}{text}"
+
+
+class Progress:
+    """The one progress display (dataset tool, metrics): on a terminal a bar rewritten in
+    place; otherwise a plain line at each tenth of the way and at the end, without control
+    characters.
+
+    Args:
+        total: int, the count that means done.
+        label: str, what is counted ("images", "fakes").
+        stream: the text stream (default ``sys.stderr``).
+    """
+
+    def __init__(self, total, label, stream=None):
+        self.total, self.label = max(int(total), 0), label
+        self.stream = sys.stderr if stream is None else stream
+        isatty = getattr(self.stream, "isatty", None)
+        self.interactive = bool(isatty and isatty())
+        self.started, self._next = time.time(), 0
+
+    def update(self, done, extra=""):
+        """Shows ``done`` of ``total`` (``extra``: more of the same line, e.g. "12 kept")."""
+        rate = done / max(time.time() - self.started, 1e-9)
+        eta = (self.total - done) / max(rate, 1e-9)
+        text = f"{done}/{self.total} {self.label}{', ' + extra if extra else ''}, " \
+               f"{rate:.1f}/s, ETA {eta:.0f}s"
+        if self.interactive:
+            bar = "#" * int(30 * done / max(self.total, 1))
+            self.stream.write(f"\r[{bar:<30}] {text}" + ("\n" if done >= self.total else ""))
+        elif done >= self.total or done >= self._next:
+            self.stream.write(text + "\n")
+            self._next = done + max(1, self.total // 10)
+        self.stream.flush()
+
+
 # TensorFlow's start-up lines that say nothing is wrong (checked on a GPU-less CPU machine,
 # TF 2.21): absl's notice that it logs to stderr, CUDA's stub and driver probes when no GPU
 # is there, and the CPU feature notice. `import_tensorflow` drops exactly these.
@@ -132,4 +181,5 @@ def import_tensorflow():
     return tf
 
 
-__all__ = ["Console", "HARMLESS_STARTUP", "TICK_FIELDS", "format_tick", "import_tensorflow"]
+__all__ = ["Console", "HARMLESS_STARTUP", "Progress", "TICK_FIELDS", "display_width",
+           "format_tick", "import_tensorflow", "pad"]

@@ -32,6 +32,7 @@ import uuid
 import numpy as np
 import tensorflow as tf
 
+from tfdisgan.console import Progress, display_width, pad
 from tfdisgan.data import folder as folder_lib
 from tfdisgan.data import procedural
 from tfdisgan.version import __version__
@@ -119,20 +120,6 @@ def _iter_procedural(count, resolution, seed):
         image = images[index]
         info = {"sha1": hashlib.sha1(image.tobytes()).hexdigest(), "upscaled": False}
         yield index, image, info, int(labels[index])
-
-
-def _progress(done, total, kept, started, stream=sys.stderr):
-    if not stream.isatty() and done not in (total,) and done % 500:
-        return
-    rate = done / max(time.time() - started, 1e-9)
-    eta = (total - done) / max(rate, 1e-9)
-    bar = "#" * int(30 * done / max(total, 1))
-    stream.write(
-        f"\r[{bar:<30}] {done}/{total} images, {kept} kept, {rate:6.1f} img/s, ETA {eta:5.0f}s"
-    )
-    if done == total:
-        stream.write("\n")
-    stream.flush()
 
 
 def build_dataset(
@@ -223,6 +210,7 @@ def build_dataset(
         shard_counts = [0] * shards
         per_class = {name: {"kept": 0, "rejected": 0} for name in class_names}
         upscaled, kept = 0, 0
+        progress = Progress(len(candidates), "images") if verbose else None
         for index, image, info, extra in iter_unique(stream, candidates, rejects):
             if image is not None:
                 label = extra if count is not None else class_ids[candidates[index].class_name]
@@ -232,8 +220,8 @@ def build_dataset(
                 per_class[class_names[label]]["kept"] += 1
                 upscaled += int(info["upscaled"])
                 kept += 1
-            if verbose:
-                _progress(index + 1, len(candidates), kept, started)
+            if progress is not None:
+                progress.update(index + 1, f"{kept} kept")
         for writer in writers:
             writer.close()
         for reject in rejects:
@@ -303,15 +291,17 @@ def print_summary(manifest, stream=sys.stdout):
     rejected = {}
     for reject in manifest["rejected"]:
         rejected[reject["class"]] = rejected.get(reject["class"], 0) + 1
-    width = max([len("class")] + [len(c["name"]) for c in manifest["classes"]])
-    lines = [f"{'id':>3}  {'class':<{width}}  {'kept':>7}  {'rejected':>8}"]
+    # Padded by terminal columns: a Korean class name is twice as wide as its length.
+    width = max([len("class")] + [display_width(c["name"]) for c in manifest["classes"]])
+    lines = [f"{'id':>3}  {pad('class', width)}  {'kept':>7}  {'rejected':>8}"]
     for entry in manifest["classes"]:
         lines.append(
-            f"{entry['id']:>3}  {entry['name']:<{width}}  {entry['num_images']:>7}"
+            f"{entry['id']:>3}  {pad(entry['name'], width)}  {entry['num_images']:>7}"
             f"  {rejected.get(entry['name'], 0):>8}"
         )
     lines.append(
-        f"{'':>3}  {'total':<{width}}  {manifest['num_images']:>7}  {len(manifest['rejected']):>8}"
+        f"{'':>3}  {pad('total', width)}  {manifest['num_images']:>7}  "
+        f"{len(manifest['rejected']):>8}"
     )
     for reject in manifest["rejected"]:
         lines.append(f"rejected: {reject['path']}: {reject['reason']}")

@@ -46,6 +46,7 @@ import time
 import numpy as np
 
 from tfdisgan._validate import check_psi
+from tfdisgan.console import Progress
 from tfdisgan.images import to_uint8
 from tfdisgan.metrics import features as features_lib
 from tfdisgan.metrics import frechet, kid, msssim, precision_recall, swd
@@ -400,6 +401,7 @@ def calc_metrics(model, data, metrics, *, num_gen=None, feature_net="inception",
         counts["swd"] = min(counts["swd"], len(reals_swd))  # SWD compares equal counts
     total = max([need_feat] + [counts[n] for n in ("swd", "msssim") if n in counts])
     fake_feats, collector, ms_scores, done = [], None, [], 0
+    progress = Progress(total, "fakes") if verbose else None
     for images in iterate_fakes(model, total, batch_size, seed, psi, labels_for):
         if done < need_feat:
             fake_feats.append(network(images[: need_feat - done]))
@@ -413,10 +415,8 @@ def calc_metrics(model, data, metrics, *, num_gen=None, feature_net="inception",
             if half:  # consecutive fakes are independent draws: pair them (as ProGAN)
                 ms_scores.append(msssim.msssim_pairs(part[0:half:2], part[1:half:2]))
         done += len(images)
-        if verbose:
-            print(f"\rfakes {done}/{total}", end="", file=sys.stderr, flush=True)
-    if verbose:
-        print(file=sys.stderr)
+        if progress is not None:
+            progress.update(min(done, total))
     gen_time = time.time() - started - real_time
     fake_feats = np.concatenate(fake_feats) if fake_feats else None
 
