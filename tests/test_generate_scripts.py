@@ -65,12 +65,16 @@ class ShowcaseAndScriptsTest(tf.test.TestCase):
 
     def test_training_ends_with_the_showcase(self):
         out = os.path.join(self.dc_run, "showcase")
+        big = 128  # 16 px enlarged 8x (nearest neighbour) for viewing
         with Image.open(os.path.join(out, "samples.png")) as image:
-            self.assertEqual(image.size, (4 * RES, 4 * RES))
+            self.assertEqual(image.size, (4 * big, 4 * big))
+            cells = np.asarray(image.convert("RGB"))
+        self.assertAllEqual(cells[::8, ::8].repeat(8, 0).repeat(8, 1), cells)  # 8x8 blocks
         with Image.open(os.path.join(out, "latent_walk.gif")) as gif:
             self.assertEqual(gif.n_frames, 32)
+            self.assertEqual(gif.size, (big, big))
         with Image.open(os.path.join(out, "interpolation.png")) as image:
-            self.assertEqual(image.size, (8 * RES, 3 * RES))
+            self.assertEqual(image.size, (8 * big, 3 * big))
         self.assertFalse(os.path.exists(os.path.join(out, "style_mixing.png")))
         saved = os.path.join(self.dc_run, "export", "demo", "1")
         self.assertTrue(os.path.isfile(os.path.join(saved, "saved_model.pb")))
@@ -99,7 +103,7 @@ class ShowcaseAndScriptsTest(tf.test.TestCase):
         paths = gallery.showcase(self.sg_run, model=view.model, class_names=view.class_names,
                                 verbose=False)
         with Image.open(paths["style_mixing"]) as image:
-            self.assertEqual(image.size, (5 * RES, 4 * RES))  # 4 column + 3 row seeds
+            self.assertEqual(image.size, (5 * 128, 4 * 128))  # 4 column + 3 row seeds, 8x
         self.assertNotIn("interpolation", paths)
         self.assertEqual(paths["saved_model"], os.path.join(self.sg_run, "export", "sg2", "1"))
         served = export.load_network(paths["saved_model"])

@@ -12,7 +12,7 @@ import numpy as np
 from tfdisgan import mixing
 from tfdisgan.data import load_dataset
 from tfdisgan.export import export_saved_model
-from tfdisgan.images import image_grid, save_png, to_uint8
+from tfdisgan.images import enlarge, image_grid, save_png, to_uint8
 from tfdisgan.runs import load_model
 from tfdisgan.views import GeneratorView
 
@@ -53,6 +53,12 @@ def write_reals(run_dir, spec, resolution, classes=None, num_classes=0, per_row=
     return path
 
 
+def enlarge_grid(grid, resolution, min_size=128):
+    """A figure of ``resolution`` px cells enlarged as `enlarge` would each cell."""
+    factor = max(1, -(-min_size // int(resolution)))
+    return enlarge(grid, grid.shape[0] * factor) if factor > 1 else grid
+
+
 def showcase(run_dir, model=None, class_names=None, psi=0.7, verbose=True, export=True):
     """Writes what a user wants to see after training, and prints the paths.
 
@@ -86,27 +92,30 @@ def showcase(run_dir, model=None, class_names=None, psi=0.7, verbose=True, expor
     labels = None
     if view.num_classes:
         labels = np.arange(16) // columns % view.num_classes
-    images = view.images_from_seeds(range(16), labels, psi)
+    # Small resolutions are enlarged (nearest neighbour) to >= 128 px per image for viewing;
+    # scripts/generate.py writes the images at their own size.
+    images = enlarge(view.images_from_seeds(range(16), labels, psi))
     paths["samples"] = mixing.save_grid(images, os.path.join(out, "samples.png"), columns)
     label = 0 if view.num_classes else None
     frames = mixing.latent_walk(view, [0, 1, 2, 3], frames=32, psi=psi, label=label)
-    paths["latent_walk"] = mixing.write_gif(frames, os.path.join(out, "latent_walk.gif"), fps=12)
+    paths["latent_walk"] = mixing.write_gif(enlarge(frames), os.path.join(out, "latent_walk.gif"),
+                                            fps=12)
     if view.style_based:
         coarse = min(4, view.num_ws)
         mix = mixing.style_mixing_grid(view, [0, 1, 2], [10, 11, 12, 13], range(coarse), psi,
                                        row_class=label, col_class=label)
         paths["style_mixing"] = os.path.join(out, "style_mixing.png")
-        mixing.save_png(mix.image, paths["style_mixing"])
+        mixing.save_png(enlarge_grid(mix.image, view.resolution), paths["style_mixing"])
     else:
         grid, _ = mixing.interpolation_grid(view, [0, 1, 2, 3], steps=8, psi=psi, label=label)
         paths["interpolation"] = os.path.join(out, "interpolation.png")
-        mixing.save_png(grid, paths["interpolation"])
+        mixing.save_png(enlarge_grid(grid, view.resolution), paths["interpolation"])
     if export:
         export_dir = os.path.join(run_dir, "export", model_name(run_dir), "1")
         paths["saved_model"] = export_saved_model(model, export_dir, class_names=view.class_names,
                                                   overwrite=True)
     if verbose:
-        print("Showcase:")
+        print("Showcase (small resolutions enlarged for viewing):")
         for key, path in paths.items():
             print(f"  {key:<13} {path}")
     return paths

@@ -27,6 +27,17 @@ def to_uint8_tensor(images):
     return tf.cast(tf.clip_by_value(images * 127.5 + 128.0, 0.0, 255.0), tf.uint8)
 
 
+def enlarge(images, min_size=128):
+    """uint8 images ``[..., H, W, C]`` repeated pixel by pixel (nearest neighbour) by the
+    smallest integer factor that makes them at least ``min_size`` px tall, for viewing
+    (a 32 px GIF is too small to see); already large enough: unchanged."""
+    images = np.asarray(images)
+    factor = max(1, math.ceil(min_size / images.shape[-3]))
+    if factor == 1:
+        return images
+    return np.repeat(np.repeat(images, factor, axis=-3), factor, axis=-2)
+
+
 def image_grid(images, columns=None):
     """Tiles uint8 images [N,H,W,C] into one [rows*H, columns*W, C] array (row-major)."""
     images = np.asarray(images)
