@@ -248,6 +248,7 @@ def build_dcgan_discriminator(
     return keras.Model(inputs if num_classes > 0 else images, logits, name=name)
 
 
+@keras.saving.register_keras_serializable(package="tfdisgan")
 class DCGAN(GAN):
     """DCGAN: the ``GAN`` training core with the Radford et al. networks.
 

@@ -281,7 +281,33 @@ class GAN(GANSteps, ReplicaHelpers, SeedStates, keras.Model):
         self.augment = augment
         self.r1_gamma = float(r1_gamma)
         self.r1_interval = int(r1_interval)
+        # What `get_compile_config` records (subclasses add their own arguments).
+        self._compile_args = dict(r1_gamma=self.r1_gamma, r1_interval=self.r1_interval,
+                                  jit_compile=kwargs["jit_compile"])
         self.build_optimizers()
+
+    def get_compile_config(self):
+        """The ``compile`` arguments, serialised, so that ``keras.models.load_model`` of a
+        ``.keras`` file returns a compiled GAN (the optimizers' settings, not their state:
+        resume training from the run folder's checkpoints)."""
+        if getattr(self, "g_optimizer", None) is None:
+            return None
+        serialize = keras.saving.serialize_keras_object
+        augment = self.augment
+        return {
+            "g_optimizer": serialize(self.g_optimizer),
+            "d_optimizer": serialize(self.d_optimizer),
+            "augment": serialize(augment) if isinstance(augment, keras.layers.Layer) else None,
+            **self._compile_args,
+        }
+
+    def compile_from_config(self, config):
+        deserialize = keras.saving.deserialize_keras_object
+        config = dict(config)
+        for key in ("g_optimizer", "d_optimizer", "augment"):
+            if config.get(key) is not None:
+                config[key] = deserialize(config[key])
+        self.compile(**config)
 
     def _image_shape(self):
         """The generator's output shape ``(None, H, W, C)``."""

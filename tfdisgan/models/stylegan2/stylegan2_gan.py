@@ -270,6 +270,9 @@ class StyleGAN2(StyleGAN2Phases, GAN):
         self.pl_interval = pl_interval
         self.pl_batch_shrink = int(pl_batch_shrink)
         self.pl_decay = float(pl_decay)
+        self._compile_args = {**self._compile_args, "r1_interval": r1_interval,
+                              "pl_weight": self.pl_weight, "pl_interval": pl_interval,
+                              "pl_batch_shrink": self.pl_batch_shrink, "pl_decay": self.pl_decay}
 
     @property
     def metrics(self):
