@@ -77,6 +77,15 @@ class CalcMetricsTest(tf.test.TestCase):
                          (40, "counting", False))
         self.assertEqual(fid["note"], "not comparable with published FID")
         self.assertEqual(records[3]["num_real"], 24)  # SWD compares equal counts
+        # 40 reals / 24 fakes: every metric says it means little, naming the counts; the
+        # device count is the real one (this CPU: no GPU).
+        for record in records:
+            self.assertIn(f"{record['num_real']} reals / 24 fakes, fewer than the",
+                          record["warning"])
+            self.assertEqual(record["num_gpus"],
+                             1 if tf.config.list_logical_devices("GPU") else 0)
+        self.assertIn("biased upwards", fid["warning"])
+        self.assertEqual(core.few_images_warning("fid", 50000, 50000), "")
 
     def test_precision_recall_is_never_labelled_comparable(self):
         # Even with the standard FID network: the published pr50k3_full embeds with VGG16.

@@ -463,7 +463,8 @@ def calc_metrics(model, data, metrics, *, num_gen=None, feature_net="inception",
             "metric": name,
             "total_time": seconds,
             "total_time_str": _format_time(seconds),
-            "num_gpus": 1,
+            # The metrics run on one device: a GPU when TensorFlow sees one.
+            "num_gpus": 1 if _gpus_visible() else 0,
             "num_gen": n,
             "num_real": num_real,
             "resolution": resolution,
@@ -474,9 +475,39 @@ def calc_metrics(model, data, metrics, *, num_gen=None, feature_net="inception",
                          else snapshot),
             "timestamp": time.time(),
         }
+        warning = few_images_warning(spec.kind, num_real, n)
+        if warning:
+            record["warning"] = warning
         records.append(record)
         report(record, run_dir, verbose)
     return records
+
+
+# Below these counts a metric still computes but means little (stylegan2-ada and the
+# papers behind each metric use far more): FID's 2048-dim covariance is rank-deficient
+# and its bias grows as the count falls, KID (100 subsets of 1000 officially) gets noisy,
+# SWD's descriptors (ProGAN: 16384 images) and P/R's 3-NN manifolds get coarse.
+FEW_IMAGES = {"fid": 2048, "kid": 1000, "pr": 1000, "swd": 1024, "msssim": 200}
+
+
+def few_images_warning(kind, num_real, num_gen):
+    """A one-line warning when a metric uses fewer images than it needs to mean much
+    (``FEW_IMAGES``), else ``""``."""
+    need = FEW_IMAGES.get(kind)
+    if need is None or min(num_real, num_gen) >= need:
+        return ""
+    advice = {"fid": "biased upwards and not comparable across image counts; compare runs "
+                     "at equal counts, or use KID (unbiased)",
+              "kid": "noisy; compare differences larger than its spread across seeds"}.get(
+        kind, "coarse; compare runs at equal counts only")
+    return (f"{num_real} reals / {num_gen} fakes, fewer than the {need} this metric needs: "
+            f"{advice}")
+
+
+def _gpus_visible():
+    import tensorflow as tf
+
+    return bool(tf.config.list_logical_devices("GPU"))
 
 
 def report(record, run_dir=None, verbose=True):
@@ -486,7 +517,10 @@ def report(record, run_dir=None, verbose=True):
     if verbose:
         values = ", ".join(f"{k} {v:.4g}" for k, v in record["results"].items())
         note = f"  [{record['note']}]" if record.get("note") else ""
-        print(f"{record['metric']}: {values}  ({record['total_time_str']}){note}")
+        counts = f"{record['num_real']} reals, {record['num_gen']} fakes"
+        print(f"{record['metric']}: {values}  ({counts}, {record['total_time_str']}){note}")
+        if record.get("warning"):
+            print(f"warning: {record['metric']}: {record['warning']}", file=sys.stderr)
     if run_dir is not None:
         os.makedirs(run_dir, exist_ok=True)
         with open(os.path.join(run_dir, f"metric-{record['metric']}.jsonl"), "a",
