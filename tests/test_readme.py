@@ -1,4 +1,4 @@
-"""Every Python block of the README runs, as written but for sizes and paths (tiny
+"""Every Python block of the README and of docs/*.md runs, as written but for sizes and paths (tiny
 fixtures), and does what its comments say. A substitution that no longer matches the README
 fails the test, so an edited example cannot silently drop out of it.
 
@@ -7,6 +7,7 @@ exported SavedModel in this process: what is checked is that the request the REA
 (model and signature names, input names and dtypes, the "images" output) fits our export.
 """
 
+import glob
 import json
 import os
 import re
@@ -134,18 +135,35 @@ class ReadmeTest(tf.test.TestCase):
         return namespace
 
     def test_every_python_block_runs(self):
-        blocks = python_blocks(os.path.join(REPO, "README.md"))
+        pages = [os.path.join(REPO, "README.md"),
+                 *sorted(glob.glob(os.path.join(REPO, "docs", "*.md")))]
+        blocks = [block for page in pages for block in python_blocks(page)]
         self.assertLen(blocks, len(CASES))
         for block in blocks:
             keys = [k for k in CASES if k in block]
             self.assertLen(keys, 1, block[:200])
             code = block
             for old, new in CASES[keys[0]]:
-                self.assertIn(old, code, "the README changed: update tests/test_readme.py")
+                self.assertIn(old, code, "the docs changed: update tests/test_readme.py")
                 code = code.replace(old, new)
             with self.subTest(block=keys[0]):
                 ns = self._run(code)
                 self.check(keys[0], ns)
+
+    def test_links_point_at_files_of_the_repo(self):
+        pages = [os.path.join(REPO, "README.md"),
+                 *sorted(glob.glob(os.path.join(REPO, "docs", "*.md")))]
+        for page in pages:
+            with open(page, encoding="utf-8") as handle:
+                links = re.findall(r"\]\(([^)\s]+)\)", handle.read())
+            for link in links:
+                if link.startswith(("http://", "https://", "#")):
+                    continue
+                target = os.path.normpath(os.path.join(os.path.dirname(page),
+                                                       link.split("#")[0]))
+                with self.subTest(page=os.path.basename(page), link=link):
+                    self.assertTrue(os.path.exists(target), target)
+                    self.assertNotIn("shared", os.path.relpath(target, REPO).split(os.sep)[0])
 
     def check(self, key, ns):
         root = self.root
