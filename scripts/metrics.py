@@ -1,6 +1,6 @@
 """Measure a trained generator: FID/KID with the standard Inception, SWD, MS-SSIM, P/R.
 
-    python scripts/metrics.py --network=runs/00003-flood64-stylegan264-diffaugment \
+    python scripts/metrics.py --network=runs/00003-flood64-sg2-64-diffaugment \
         --data=datasets/flood64 --metrics=fid50k_full,kid,swd,msssim,pr \
         --inception=~/inception-2015-12-05.tgz [--num_gen=2000]
 

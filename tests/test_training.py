@@ -204,7 +204,7 @@ class RunTest(tf.test.TestCase):
     def test_run_folder_contents(self):
         outdir = self.get_temp_dir()
         run_dir = training.run(_config(outdir, steps=4, conditional=True), verbose=False)
-        self.assertTrue(os.path.basename(run_dir).startswith("00000-procedural64-dcgan16"))
+        self.assertEqual(os.path.basename(run_dir), "00000-procedural64-dcgan-16-diffaugment")
         names = set(os.listdir(run_dir))
         for name in ("flags.txt", "config.json", "log.jsonl", "checkpoints", "tensorboard"):
             self.assertIn(name, names)
@@ -293,6 +293,15 @@ class RunTest(tf.test.TestCase):
         kept = sorted(os.path.basename(p) for p in glob.glob(
             os.path.join(run_dir, "checkpoints", "ckpt-*.index")))
         self.assertEqual(kept, ["ckpt-4.index", "ckpt-8.index"])
+
+    def test_resume_auto_finds_a_run_named_the_pre_0_2_way(self):
+        outdir = self.get_temp_dir()
+        first = training.run(_config(outdir, steps=2), verbose=False)
+        legacy = os.path.join(outdir, "00000-procedural64-dcgan16-diffaugment")
+        os.rename(first, legacy)  # the name 0.1.0 gave it
+        resumed = training.run(_config(outdir, steps=4, resume="auto"), verbose=False)
+        self.assertEqual(resumed, legacy)
+        self.assertEqual(sorted(os.listdir(outdir)), [os.path.basename(legacy)])
 
     def test_resume_refuses_changed_architecture(self):
         outdir = self.get_temp_dir()

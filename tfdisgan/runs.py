@@ -54,12 +54,25 @@ from tfdisgan.precision import global_policy, half_dtype, loss_scaled
 # ------------------------------------------------------------------------------------------
 
 
-def default_run_name(config, resolution):
-    """``DATA-MODELRES-AUGMENT`` (e.g. ``procedural64-stylegan232-ada``): the run folder's name
-    when --run_name is empty."""
+MODEL_TOKENS = {"stylegan2": "sg2", "dcgan": "dcgan"}
+
+
+def _data_token(config):
     data = config.data.rstrip("/").split("/")[-1].replace(":", "")
-    data = re.sub(r"[^\w.-]+", "_", data) or "data"
-    return f"{data}-{config.model}{resolution}-{config.augment}"
+    return re.sub(r"[^\w.-]+", "_", data) or "data"
+
+
+def default_run_name(config, resolution):
+    """``DATA-MODEL-RES-AUGMENT`` (e.g. ``fire-sg2-512-diffaugment``, like the official
+    ``00003-fire-...`` names): the run folder's name when --run_name is empty."""
+    model = MODEL_TOKENS.get(config.model, config.model)
+    return f"{_data_token(config)}-{model}-{resolution}-{config.augment}"
+
+
+def legacy_run_name(config, resolution):
+    """The default name before 0.2.0 (``procedural64-stylegan232-ada``): ``--resume=auto``
+    still finds those runs."""
+    return f"{_data_token(config)}-{config.model}{resolution}-{config.augment}"
 
 
 def next_run_dir(outdir, name):
@@ -72,9 +85,10 @@ def next_run_dir(outdir, name):
     return os.path.join(outdir, f"{max(ids, default=-1) + 1:05d}-{name}")
 
 
-def find_resume_dir(config, name):
-    """The run folder to resume: the given one, or for "auto" the newest `NNNNN-name` in
-    outdir that holds a checkpoint (None if none: "auto" then starts a new run)."""
+def find_resume_dir(config, name, legacy_name=None):
+    """The run folder to resume: the given one, or for "auto" the newest `NNNNN-name` (or
+    `NNNNN-legacy_name`) in outdir that holds a checkpoint (None if none: "auto" then
+    starts a new run)."""
     if config.resume != "auto":
         path = config.resume
         check(os.path.isdir(path), "resume", f"run folder {path!r} does not exist")
@@ -83,9 +97,9 @@ def find_resume_dir(config, name):
         return path
     if not os.path.isdir(config.outdir):
         return None
+    names = "|".join(re.escape(n) for n in (name, legacy_name) if n)
     candidates = sorted(
-        entry for entry in os.listdir(config.outdir)
-        if re.match(rf"^\d{{5}}-{re.escape(name)}$", entry)
+        entry for entry in os.listdir(config.outdir) if re.match(rf"^\d{{5}}-({names})$", entry)
     )
     for entry in reversed(candidates):
         path = os.path.join(config.outdir, entry)

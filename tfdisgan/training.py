@@ -50,6 +50,7 @@ from tfdisgan.runs import (  # noqa: F401 - build_model, make_checkpoint: the AP
     compare_on_resume,
     default_run_name,
     find_resume_dir,
+    legacy_run_name,
     make_checkpoint,
     next_run_dir,
     restore_readable,
@@ -236,7 +237,8 @@ def run(config, strategy=None, verbose=True):
     config, class_ids, num_classes = validate(config, info, strategy.num_replicas_in_sync)
     resolution = config.resolution
     name = config.run_name or default_run_name(config, resolution)
-    run_dir = find_resume_dir(config, name) if config.resume else None
+    legacy = None if config.run_name else legacy_run_name(config, resolution)
+    run_dir = find_resume_dir(config, name, legacy) if config.resume else None
     resuming = run_dir is not None
     if resuming:
         compare_on_resume(config, run_dir)

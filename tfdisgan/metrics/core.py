@@ -28,7 +28,7 @@ dataset or the configuration changes the key, so a stale entry is never read.
 Example:
     >>> results = calc_metrics(model, "datasets/flood64", ["fid50k_full", "swd"],
     ...                        num_gen=2000, inception="~/inception-2015-12-05.tgz",
-    ...                        run_dir="runs/00003-flood64-stylegan264-diffaugment")
+    ...                        run_dir="runs/00003-flood64-sg2-64-diffaugment")
     >>> results[0]["results"]          # (illustrative value)
     {'fid2k_full': 41.7}
 """
