@@ -3,10 +3,12 @@ of the same report kept, and flag errors in one line."""
 
 import json
 import os
+import subprocess
+import sys
 
 import tensorflow as tf
 
-from tests.fixtures import run_script
+from tests.fixtures import REPO, run_script
 
 
 def _script(*args):
@@ -42,6 +44,24 @@ class BenchmarkScriptTest(tf.test.TestCase):
                 self.assertNotEqual(result.returncode, 0)
                 self.assertIn(expected, result.stderr)
                 self.assertNotIn("Traceback", result.stderr)
+
+
+class OfficialTimerTest(tf.test.TestCase):
+    def test_the_peer_timer_ships_and_says_what_it_needs(self):
+        # benchmarks/time_official.py runs the official code with torch, outside this suite
+        # (no torch here); what is checked is its interface and its one-line errors.
+        script = os.path.join(REPO, "benchmarks", "time_official.py")
+        help_text = subprocess.run([sys.executable, script, "--help"], capture_output=True,
+                                   text=True, timeout=60).stdout
+        for flag in ("--configs", "--param-res", "--train-res", "--infer-res", "--batch",
+                     "--out"):
+            self.assertIn(flag, help_text)  # what throughput.run_peer passes
+        env = {k: v for k, v in os.environ.items() if k != "SG2ADA_ROOT"}
+        result = subprocess.run([sys.executable, script, "--out", "x.json"],
+                                capture_output=True, text=True, env=env, timeout=60)
+        self.assertEqual(result.returncode, 2)
+        self.assertIn("SG2ADA_ROOT", result.stderr)
+        self.assertNotIn("Traceback", result.stderr)
 
 
 if __name__ == "__main__":
