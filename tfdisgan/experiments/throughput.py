@@ -2,8 +2,9 @@
 machine and returns a JSON-ready dict (`tfdisgan.experiments.benchmarks` runs them).
 
 Every measurement warms up first (tracing, caches) and reports the median of several timed
-runs. StyleGAN2 is measured at the peer benchmark's configuration (`PAPER256` nets, see
-`build_stylegan2_bench_model`); `run_peer` times the official PyTorch code in the same run.
+runs. StyleGAN2 is measured at the peer benchmark's configuration (the official paper256
+preset, built by `runs.build_model` as training builds it: `build_stylegan2_bench_model`);
+`run_peer` times the official PyTorch code in the same run.
 """
 
 import json
@@ -22,8 +23,7 @@ from tensorflow.python.framework.convert_to_constants import convert_variables_t
 
 from tfdisgan import export
 from tfdisgan.data import load_dataset, pipeline, procedural, tfrecords
-from tfdisgan.models import DCGAN, stylegan2
-from tfdisgan.precision import half_dtype, loss_scaled
+from tfdisgan.models import stylegan2
 
 
 def _median_rate(fn, count, repeats):
@@ -191,37 +191,29 @@ def bench_inference(generator_fn, z_dim, batch_size=16, batches=5, repeats=3):
             "runs": [round(r, 3) for r in rates]}
 
 
-PAPER256 = dict(channel_base=16384, channel_max=512, mapping_layers=8, mbstd_group_size=8,
-                conv_clamp=256, style_mixing_prob=0.9)
-
-
 def build_stylegan2_bench_model(resolution, r1_interval, pl_weight=0.0, precision="float32",
-                                xla=False, **overrides):
-    """StyleGAN2 as the peer benchmark builds it: paper256 nets, z = w = 512, unconditional,
-    no augmentation, R1 gamma 1 every `r1_interval` steps, path length off by default;
-    `precision` "mixed_*" puts the top 4 resolutions in the half dtype (official layout)."""
-    kwargs = {**PAPER256, **precision_overrides(precision), **overrides}
-    model = stylegan2.StyleGAN2(resolution=resolution, seed=0, **kwargs)
-    g_opt = loss_scaled(stylegan2.lazy_adam(0.0025, (0.0, 0.99), 4 if pl_weight else None),
-                        precision)
-    d_opt = loss_scaled(
-        stylegan2.lazy_adam(0.0025, (0.0, 0.99), r1_interval if r1_interval > 1 else None),
-        precision)
-    model.compile(g_optimizer=g_opt, d_optimizer=d_opt, r1_gamma=1.0, r1_interval=r1_interval,
-                  pl_weight=pl_weight, pl_interval=4, jit_compile=xla)
+                                xla=False, batch=8, mbstd_group=None):
+    """StyleGAN2 as the peer benchmark measures it, built by `runs.build_model` from a
+    `TrainConfig` exactly as `training.run` builds it (one model factory): the official
+    paper256 preset (channel_base 16384, 8 mapping layers, z = w = 512, mbstd 8, R1 gamma
+    1, conv_clamp 256), unconditional, no augmentation, R1 every `r1_interval` steps, path
+    length off unless `pl_weight`; a mixed `precision` puts the top 4 resolutions in the
+    half dtype (official layout) and, as in training, StyleGAN2 is not loss-scaled."""
+    from tfdisgan import training
+    from tfdisgan.data import describe
+
+    config = training.TrainConfig(
+        model="stylegan2", cfg="paper256", data=f"procedural:{batch}", resolution=resolution,
+        batch=batch, steps=1, augment="none", r1_interval=r1_interval, pl_weight=pl_weight,
+        precision=precision, xla=xla, mbstd_group=mbstd_group, seed=0, showcase=False)
+    resolved, _, num_classes = training.validate(config, describe(config.data))
+    model, _ = training.build_model(resolved, num_classes, tf.distribute.get_strategy())
     return model
 
 
 def _random_images(resolution, batch_size):
     images = tf.random.uniform([batch_size, resolution, resolution, 3], -1.0, 1.0, seed=0)
     return tf.data.Dataset.from_tensors((images, tf.zeros([batch_size], tf.int32))).repeat()
-
-
-def precision_overrides(precision):
-    """StyleGAN2 constructor arguments of a concrete precision: the official layout (top 4
-    resolutions in the half dtype) for the mixed ones."""
-    half = half_dtype(precision)
-    return {} if half is None else {"num_fp16_res": 4, "half_dtype": half}
 
 
 def bench_stylegan2(resolution, batch_size, schedule="r1_every_step", repeats=3,
@@ -234,9 +226,9 @@ def bench_stylegan2(resolution, batch_size, schedule="r1_every_step", repeats=3,
     """
     r1_interval = 1 if schedule == "r1_every_step" else 16
     pl_weight = 2.0 if schedule == "official" else 0.0
-    overrides = {} if batch_size % 8 == 0 else {"mbstd_group_size": 4}
     model = build_stylegan2_bench_model(resolution, r1_interval, pl_weight, precision, xla,
-                                        **overrides)
+                                        batch=batch_size,
+                                        mbstd_group=None if batch_size % 8 == 0 else 4)
     # Lazy schedules are timed over whole 16-step cycles (one R1 step each).
     steps, repeats = (1, repeats) if schedule == "r1_every_step" else (16, 1)
     result = bench_train(model, _random_images(resolution, batch_size), steps=steps,
@@ -315,9 +307,16 @@ def bench_export(resolution=64, batch_sizes=(1, 16, 64), preset="cpu_tiny", imag
 
 def bench_dcgan(resolution, batch_size=32, xla=False):
     """DCGAN training images/s (base_channels 64, z 100) on procedural scenes."""
-    model = DCGAN(resolution=resolution, seed=0)
-    g_opt, d_opt = DCGAN.default_optimizers()
-    model.compile(g_optimizer=g_opt, d_optimizer=d_opt, jit_compile=xla)
+    from tfdisgan import training
+    from tfdisgan.data import describe
+
+    # Built as training.run builds it (runs.build_model): base_channels 64, z 100, Adam
+    # 2e-4 / 0.5, no augmentation.
+    config = training.TrainConfig(model="dcgan", data="procedural:256", resolution=resolution,
+                                  batch=batch_size, steps=1, augment="none", xla=xla, seed=0,
+                                  showcase=False)
+    resolved, _, num_classes = training.validate(config, describe(config.data))
+    model, _ = training.build_model(resolved, num_classes, tf.distribute.get_strategy())
     data = load_dataset("procedural:256", batch_size, resolution=resolution)
     result = bench_train(model, data, steps=5 if resolution > 64 else 10)
     result.update(resolution=resolution, model="DCGAN base_channels=64 z_dim=100",
