@@ -211,7 +211,7 @@ class TrainingCallbackTest(tf.test.TestCase):
 
         showcase = os.path.join(run_dir, "showcase")
         with Image.open(os.path.join(showcase, "style_mixing.png")) as image:
-            self.assertEqual(image.size, (5 * 16, 4 * 16))  # 4 column + 3 row seeds
+            self.assertEqual(image.size, (5 * 128, 4 * 128))  # 4 column + 3 row seeds, 8x
         with Image.open(os.path.join(showcase, "latent_walk.gif")) as gif:
             self.assertGreater(gif.n_frames, 1)
         self.assertTrue(os.path.isfile(os.path.join(showcase, "samples.png")))
@@ -234,8 +234,6 @@ class TrainingCallbackTest(tf.test.TestCase):
                             rtol=1e-5)  # same weights (EMA generator), same seeds
 
     def test_script_reports_missing_inception_before_loading(self):
-        import subprocess
-        import sys
 
         outdir = self.get_temp_dir()
         # A run folder's shape (config.json + a checkpoint) is enough: the script checks the
@@ -246,12 +244,11 @@ class TrainingCallbackTest(tf.test.TestCase):
             json.dump({"data": "procedural:16"}, handle)
         tf.train.Checkpoint(step=tf.Variable(1)).save(os.path.join(run_dir, "checkpoints",
                                                                    "ckpt"))
-        env = dict(os.environ, KERAS_HOME=os.path.join(outdir, "empty"))
-        repo = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-        result = subprocess.run(
-            [sys.executable, os.path.join(repo, "scripts", "metrics.py"),
-             f"--network={run_dir}", "--metrics=swd,fid", "--num_gen=8"],
-            capture_output=True, text=True, env=env, cwd=repo, timeout=300)
+        from tests.fixtures import run_script
+
+        result = run_script("metrics.py", f"--network={run_dir}", "--metrics=swd,fid",
+                            "--num_gen=8", timeout=300,
+                            KERAS_HOME=os.path.join(outdir, "empty"))
         self.assertEqual(result.returncode, 2, result.stderr[-2000:])
         self.assertIn("metrics: error: The standard FID Inception network", result.stderr)
         self.assertIn(features.INCEPTION_URL, result.stderr)

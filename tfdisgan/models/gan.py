@@ -564,9 +564,9 @@ class GAN(GANSteps, ReplicaHelpers, SeedStates, keras.Model):
             return None
         if labels is None:
             raise ValueError(
-                f"This GAN is conditional ({describe_classes(self.num_classes, self.class_names)}"
-                f"): pass `labels`, a class id or name or {n} of them (--class in the "
-                f"scripts)."
+                f"This GAN is conditional (num_classes={self.num_classes}: "
+                f"{describe_classes(self.num_classes, self.class_names)}): pass `labels`, a "
+                f"class id or name or {n} of them (--class in the scripts)."
             )
         arr = np.asarray(labels)
         if arr.ndim == 0:
