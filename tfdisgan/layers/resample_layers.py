@@ -35,8 +35,24 @@ def _check_factor(factor):
     return int(factor)
 
 
+class _FactorResample(keras.layers.Layer):
+    """What Upsample2D and Downsample2D share: an integer factor and FIR taps, checked, and
+    the config holding both."""
+
+    def __init__(self, factor=2, resample_filter=(1, 3, 3, 1), **kwargs):
+        super().__init__(**kwargs)
+        self.factor = _check_factor(factor)
+        self.resample_filter = check_filter_arg(resample_filter)
+        self._filter = setup_filter(self.resample_filter)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(factor=self.factor, resample_filter=self.resample_filter)
+        return config
+
+
 @keras.saving.register_keras_serializable(package="tfdisgan")
-class Upsample2D(keras.layers.Layer):
+class Upsample2D(_FactorResample):
     """FIR upsampling of NHWC images (`upsample2d`), e.g. the skip-connection images.
 
     Args:
@@ -54,12 +70,6 @@ class Upsample2D(keras.layers.Layer):
         TensorShape([1, 8, 8, 3])
     """
 
-    def __init__(self, factor=2, resample_filter=(1, 3, 3, 1), **kwargs):
-        super().__init__(**kwargs)
-        self.factor = _check_factor(factor)
-        self.resample_filter = check_filter_arg(resample_filter)
-        self._filter = setup_filter(self.resample_filter)
-
     def call(self, x):
         return upsample2d(x, self._filter, up=self.factor)
 
@@ -72,14 +82,10 @@ class Upsample2D(keras.layers.Layer):
             c,
         )
 
-    def get_config(self):
-        config = super().get_config()
-        config.update(factor=self.factor, resample_filter=self.resample_filter)
-        return config
 
 
 @keras.saving.register_keras_serializable(package="tfdisgan")
-class Downsample2D(keras.layers.Layer):
+class Downsample2D(_FactorResample):
     """FIR anti-aliased downsampling of NHWC images (`downsample2d`).
 
     Args:
@@ -93,12 +99,6 @@ class Downsample2D(keras.layers.Layer):
     Raises:
         ValueError: for a bad ``factor`` or ``resample_filter``.
     """
-
-    def __init__(self, factor=2, resample_filter=(1, 3, 3, 1), **kwargs):
-        super().__init__(**kwargs)
-        self.factor = _check_factor(factor)
-        self.resample_filter = check_filter_arg(resample_filter)
-        self._filter = setup_filter(self.resample_filter)
 
     def call(self, x):
         return downsample2d(x, self._filter, down=self.factor)
@@ -115,10 +115,6 @@ class Downsample2D(keras.layers.Layer):
 
         return (n, size(h, fh), size(w, fw), c)
 
-    def get_config(self):
-        config = super().get_config()
-        config.update(factor=self.factor, resample_filter=self.resample_filter)
-        return config
 
 
 @keras.saving.register_keras_serializable(package="tfdisgan")
