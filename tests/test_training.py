@@ -270,6 +270,36 @@ class RunTest(tf.test.TestCase):
         self.assertEqual(int(model.cur_nimg.numpy()), 32)
         with self.assertRaisesRegex(runs.NetworkError, "does not exist"):
             runs.resolve_network(os.path.join(outdir, "nope@3"))
+        # The kimg index beside the checkpoints, rewritten at each save.
+        with open(os.path.join(straight, "checkpoints", "index.json")) as handle:
+            self.assertEqual(json.load(handle), {
+                "batch": 8, "latest": "ckpt-6", "checkpoints": [
+                    {"name": "ckpt-4", "step": 4, "kimg": 0.032},
+                    {"name": "ckpt-6", "step": 6, "kimg": 0.048}]})
+
+        # --resume=RUN@KIMG: back to ckpt-4, trained again to step 6, equals the straight
+        # run; ckpt-6 and the logs as they were are kept aside, not deleted.
+        with open(os.path.join(straight, "log.jsonl")) as handle:
+            old_log = handle.read()
+        again = training.run(_config(outdir, steps=6, run_name="straight",
+                                     resume=f"{straight}@0.03"), verbose=False)
+        self.assertEqual(again, straight)
+        _, weights_c, opt_c = _restore_weights(straight, config)
+        for a, c in zip(weights_a + opt_a, weights_c + opt_c, strict=True):
+            self.assertAllClose(a, c, atol=1e-5, rtol=1e-5)
+        aside = os.path.join(straight, "checkpoints", "after-ckpt-4")
+        self.assertEqual(sorted(n for n in os.listdir(aside) if n.endswith(".index")),
+                         ["ckpt-6.index"])
+        with open(os.path.join(aside, "log.jsonl")) as handle:
+            self.assertEqual(handle.read(), old_log)
+        with open(os.path.join(straight, "log.jsonl")) as handle:
+            self.assertEqual([json.loads(line)["step"] for line in handle], [2, 4, 6])
+        with self.assertRaisesRegex(training.ConfigError, "--resume .*has no checkpoints"):
+            empty = os.path.join(outdir, "empty")
+            os.makedirs(os.path.join(empty, "checkpoints"))
+            with open(os.path.join(empty, "config.json"), "w") as handle:
+                json.dump({"batch": 8}, handle)
+            runs.resume_checkpoint(_config(outdir, resume=f"{empty}@2"), empty)
 
     def test_logs_reach_the_host_once_per_tick(self):
         # Reading a step's logs waits for the device: once per tick (4 steps here) and not

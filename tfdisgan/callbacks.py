@@ -19,6 +19,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from tfdisgan.checkpoint_files import write_index
 from tfdisgan.images import image_grid, save_png  # noqa: F401 - also callbacks' names
 
 
@@ -112,11 +113,15 @@ class CheckpointSaver(keras.callbacks.Callback):
         every_steps: int, steps between saves.
         best_manager: optional `tf.train.CheckpointManager` for the best value of `monitor`.
         monitor: str, log key for `best_manager` (lower is better unless `mode="max"`).
+        batch_size: int, the global batch: after each save, the folder's ``index.json``
+            lists the kept checkpoints with their kimg (`checkpoint_files.write_index`);
+            None writes no index.
     """
 
     def __init__(self, manager, step_variable, every_steps, best_manager=None, monitor=None,
-                 mode="min"):
+                 mode="min", batch_size=None):
         super().__init__()
+        self.batch_size = batch_size
         self.manager, self.step_variable = manager, step_variable
         self.every_steps = int(every_steps)
         self.best_manager, self.monitor, self.mode = best_manager, monitor, mode
@@ -141,6 +146,8 @@ class CheckpointSaver(keras.callbacks.Callback):
                     "r1_gamma or check the data, then resume.")
             self.manager.save(checkpoint_number=step)
             self.last_saved = step
+            if self.batch_size:
+                write_index(self.manager.directory, self.batch_size)
         return self.manager.latest_checkpoint
 
     def on_train_batch_end(self, batch, logs=None):

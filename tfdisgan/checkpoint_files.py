@@ -23,6 +23,8 @@ import re
 
 import tensorflow as tf
 
+from tfdisgan.files import write_json
+
 # Why a stylegan2-ada-pytorch pickle is refused (by --network and scripts/import_nvidia.py).
 PYTORCH_PICKLE = ("a stylegan2-ada-pytorch pickle: its torch tensors cannot be read without "
                   "torch; only the official TensorFlow pickles are supported")
@@ -69,7 +71,8 @@ def one_line(error, limit=200):
     return text if len(text) <= limit else f"{text[: limit - 3]}..."
 
 
-def _checkpoint_number(prefix):
+def checkpoint_number(prefix):
+    """N of a ``.../ckpt-N`` prefix (-1 for another name)."""
     match = re.search(r"-(\d+)$", prefix)
     return int(match.group(1)) if match else -1
 
@@ -80,7 +83,60 @@ def checkpoint_prefixes(folder):
         return []
     prefixes = [os.path.join(folder, name[: -len(".index")]) for name in os.listdir(folder)
                 if name.endswith(".index")]
-    return sorted(prefixes, key=lambda p: (_checkpoint_number(p), p), reverse=True)
+    return sorted(prefixes, key=lambda p: (checkpoint_number(p), p), reverse=True)
+
+
+# The kimg index of a run's checkpoints (written by callbacks.CheckpointSaver at every save).
+INDEX = "index.json"
+
+
+def write_index(folder, batch_size):
+    """Writes ``folder/index.json``: each kept checkpoint (the ``checkpoint`` state file's
+    list, oldest first) with its step and kimg (``ckpt-N`` holds step N, N * batch / 1000
+    kimg), and the latest. What ``RUN@KIMG`` picks from, readable without TensorFlow."""
+    state = tf.train.get_checkpoint_state(folder)
+    paths = list(state.all_model_checkpoint_paths) if state else []
+    entries = [{"name": os.path.basename(p), "step": checkpoint_number(p),
+                "kimg": round(checkpoint_number(p) * batch_size / 1000.0, 3)}
+               for p in paths if checkpoint_number(p) >= 0]
+    latest = os.path.basename(state.model_checkpoint_path) if state else None
+    write_json(os.path.join(folder, INDEX), {"batch": int(batch_size), "latest": latest,
+                                             "checkpoints": entries})
+
+
+def set_aside_after(prefix, logs=()):
+    """Moves the checkpoints of ``prefix``'s folder newer than ``prefix`` (and copies of the
+    `logs` files) into ``FOLDER/after-ckpt-N/``, and rewrites the ``checkpoint`` state file
+    to end at ``prefix``: a resume from an earlier checkpoint (``--resume=RUN@KIMG``)
+    continues from it and deletes nothing (the later branch stays readable there).
+
+    Returns:
+        The folder they were moved to, or None when nothing was newer.
+    """
+    folder, number = os.path.dirname(prefix), checkpoint_number(prefix)
+    newer = [p for p in checkpoint_prefixes(folder) if checkpoint_number(p) > number]
+    if not newer:
+        return None
+    aside = os.path.join(folder, f"after-{os.path.basename(prefix)}")
+    suffix = 1
+    while os.path.exists(aside if suffix == 1 else f"{aside}-{suffix}"):
+        suffix += 1
+    aside = aside if suffix == 1 else f"{aside}-{suffix}"
+    os.makedirs(aside)
+    for log in logs:
+        if os.path.isfile(log):
+            with open(log, "rb") as source, open(
+                    os.path.join(aside, os.path.basename(log)), "wb") as copy:
+                copy.write(source.read())
+    for path in newer:
+        for name in glob.glob(f"{glob.escape(path)}.*"):
+            os.replace(name, os.path.join(aside, os.path.basename(name)))
+    state = tf.train.get_checkpoint_state(folder)
+    kept = [os.path.basename(p) for p in (state.all_model_checkpoint_paths if state else [])
+            if checkpoint_number(p) <= number]
+    name = os.path.basename(prefix)  # relative, as CheckpointManager writes them
+    tf.compat.v1.train.update_checkpoint_state(folder, name, kept or [name])
+    return aside
 
 
 def _data_files(prefix):
@@ -148,7 +204,7 @@ def alternatives_hint(folder, bad=None, flag="--network"):
         return f"; no {'other ' if bad is not None else ''}readable checkpoint in {folder}."
     if bad is None:
         which = ""
-    elif all(_checkpoint_number(p) < _checkpoint_number(bad) for p in others):
+    elif all(checkpoint_number(p) < checkpoint_number(bad) for p in others):
         which = "older "
     else:
         which = "other "

@@ -88,7 +88,8 @@ class TrainConfig:
         inception: path of the Inception weights (inception-2015-12-05.tgz or its
             classify_image_graph_def.pb); "" looks in the Keras cache.
         grid_seeds: number of images in the sample grid.
-        resume: "" (new run), "auto" (latest run of the same name in outdir) or a run folder.
+        resume: "" (new run), "auto" (latest run of the same name in outdir), a run folder,
+            or "RUN@KIMG" (that run from its checkpoint nearest KIMG).
         run_name: run folder suffix (default from data, model, resolution and augment).
         strategy: "default" | "mirrored" | "multiworker" | "tpu" (`tfdisgan.distribute`);
             the global `batch` is split over its replicas.

@@ -103,7 +103,9 @@ _TRAIN_HELP = {
     "inception": "Path of inception-2015-12-05.tgz or classify_image_graph_def.pb (default: "
                  "the Keras cache).",
     "grid_seeds": "Images in each sample grid.",
-    "resume": "Resume: a run folder, or auto (newest run of the same name in --outdir).",
+    "resume": "Resume: a run folder, RUN@KIMG (its checkpoint nearest KIMG; the later ones "
+              "move to RUN/checkpoints/after-ckpt-N), or auto (newest run of the same name "
+              "in --outdir).",
     "run_name": "Run folder name after the number (default: data-modelRES-augment).",
     "strategy": "Distribution: default (one device) | mirrored (local GPUs or --devices) | "
                 "multiworker (cluster from TF_CONFIG) | tpu. --batch is the global batch.",

@@ -36,6 +36,7 @@ from tfdisgan.checkpoint_files import (
     CHECKPOINT_ERRORS,
     NETWORK_FORMS,
     alternatives_hint,
+    checkpoint_number,
     checkpoint_prefixes,
     checkpoint_problem,
     describe_non_network,
@@ -90,7 +91,7 @@ def find_resume_dir(config, name, legacy_name=None):
     `NNNNN-legacy_name`) in outdir that holds a checkpoint (None if none: "auto" then
     starts a new run)."""
     if config.resume != "auto":
-        path = config.resume
+        path, _ = split_resume(config.resume)
         check(os.path.isdir(path), "resume", f"run folder {path!r} does not exist")
         check(tf.train.latest_checkpoint(os.path.join(path, "checkpoints")) is not None,
                "resume", f"{path!r} holds no checkpoint")
@@ -106,6 +107,26 @@ def find_resume_dir(config, name, legacy_name=None):
         if tf.train.latest_checkpoint(os.path.join(path, "checkpoints")):
             return path
     return None
+
+
+def split_resume(resume):
+    """``(run folder, kimg or None)`` of ``--resume=RUN`` or ``--resume=RUN@KIMG``."""
+    match = _AT_KIMG.match(resume)
+    if match and os.path.isdir(match.group(1)) and not os.path.exists(resume):
+        return match.group(1), float(match.group(2))
+    return resume, None
+
+
+def resume_checkpoint(config, run_dir):
+    """The checkpoint prefix ``--resume=RUN@KIMG`` names (the one nearest KIMG), or None
+    to resume from the newest."""
+    _, kimg = split_resume(config.resume) if config.resume != "auto" else (None, None)
+    if kimg is None:
+        return None
+    try:
+        return checkpoint_at_kimg(run_dir, kimg, flag="--resume")[1]
+    except NetworkError as error:
+        raise ConfigError(str(error)) from None
 
 
 def compare_on_resume(config, run_dir):
@@ -214,8 +235,9 @@ def make_checkpoint(model, step):
     )
 
 
-def restore_readable(checkpoint, checkpoint_dir):
-    """Restores the newest checkpoint of `checkpoint_dir` that reads back whole.
+def restore_readable(checkpoint, checkpoint_dir, newest=None):
+    """Restores the newest checkpoint of `checkpoint_dir` that reads back whole (no newer
+    than the prefix `newest`, when given).
 
     A truncated or corrupt newest checkpoint (a full disk, a copy cut short) is skipped
     with a warning naming its files, and the next older one is tried, so a resume loses at
@@ -231,6 +253,9 @@ def restore_readable(checkpoint, checkpoint_dir):
     paths = list(state.all_model_checkpoint_paths) if state else []
     if state and state.model_checkpoint_path and state.model_checkpoint_path not in paths:
         paths.append(state.model_checkpoint_path)
+    if newest is not None:  # --resume=RUN@KIMG: that one, else an older one
+        number = checkpoint_number(newest)
+        paths = [p for p in paths if checkpoint_number(p) < number] + [newest]
     failures = []
     for path in reversed(paths):
         try:

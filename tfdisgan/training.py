@@ -28,6 +28,7 @@ import tensorflow as tf
 from tfdisgan import callbacks as cb
 from tfdisgan import distribute, mixing, transfer
 from tfdisgan.augment import get_augment
+from tfdisgan.checkpoint_files import set_aside_after
 from tfdisgan.config import (  # noqa: F401 - TrainConfig, ConfigError: the API's names
     AUGMENTS,
     MODELS,
@@ -54,6 +55,7 @@ from tfdisgan.runs import (  # noqa: F401 - build_model, make_checkpoint: the AP
     make_checkpoint,
     next_run_dir,
     restore_readable,
+    resume_checkpoint,
     truncate_log,
 )
 
@@ -271,7 +273,9 @@ def _train(config, strategy, run_dir, resuming, class_ids, num_classes, console,
         rates = [float(np.asarray(opt.learning_rate)) for opt in optimizers]
         # Variables are stored once whatever the replica count: a checkpoint written with N
         # replicas restores into M (the data order and latents follow the global batch).
-        resume_from = restore_readable(checkpoint, os.path.join(run_dir, "checkpoints"))
+        chosen = resume_checkpoint(config, run_dir)  # --resume=RUN@KIMG
+        resume_from = restore_readable(checkpoint, os.path.join(run_dir, "checkpoints"),
+                                       newest=chosen)
         for opt, rate in zip(optimizers, rates, strict=True):
             opt.learning_rate.assign(rate)
         console.print(f"Resumed {resume_from} at step {int(step.numpy())}")
@@ -338,10 +342,17 @@ def _train_in(config, strategy, run_dir, out_dir, model, step, checkpoint, resum
         checkpoint, os.path.join(out_dir, "checkpoints"), max_to_keep=config.keep_checkpoints
     )
     start = int(step.numpy())
-    truncate_log(os.path.join(out_dir, "log.jsonl"), start)
-    for name in sorted(os.listdir(out_dir)):  # evaluations after the checkpoint are redone
-        if name.startswith("metric-") and name.endswith(".jsonl"):
-            truncate_log(os.path.join(out_dir, name), start)
+    logs = [os.path.join(out_dir, name) for name in sorted(os.listdir(out_dir))
+            if name == "log.jsonl" or (name.startswith("metric-") and name.endswith(".jsonl"))]
+    if resume_from and chief:
+        # Resumed from an earlier checkpoint (--resume=RUN@KIMG, or past an unreadable
+        # one): the later checkpoints and the logs as they were move aside, kept whole.
+        aside = set_aside_after(resume_from, logs)
+        if aside:
+            console.print(f"Checkpoints after {os.path.basename(resume_from)} and the logs "
+                          f"before this resume are kept in {aside}")
+    for path in logs:  # lines after the checkpoint are redone
+        truncate_log(path, start)
 
     total = config.steps or int(math.ceil(config.kimg * 1000 / config.batch))
     if chief:
@@ -371,7 +382,8 @@ def _train_in(config, strategy, run_dir, out_dir, model, step, checkpoint, resum
     callbacks = [
         cb.NaNGuard(step_offset=start),
         *metric_callbacks,
-        cb.CheckpointSaver(manager, step, snapshot_steps, best, config.best_metric),
+        cb.CheckpointSaver(manager, step, snapshot_steps, best, config.best_metric,
+                           batch_size=config.batch),
         cb.JsonlLogger(os.path.join(out_dir, "log.jsonl"), tick_steps, config.batch,
                        writer, step_offset=start,
                        on_tick=lambda entry: console.tick(entry, total)),

@@ -96,10 +96,29 @@ def describe(spec):
     )
 
 
+# The procedural set last drawn, read-only: a run draws it twice (reals.png and the
+# pipeline), and each render costs ~20 ms an image. Only small sets are kept.
+_PROCEDURAL_CACHE = {}
+_PROCEDURAL_CACHE_BYTES = 64 << 20
+
+
+def _procedural_arrays(num_images, resolution, seed):
+    key = (num_images, resolution, seed)
+    if key not in _PROCEDURAL_CACHE:
+        images, labels = procedural.generate(num_images, resolution, seed=seed)
+        if images.nbytes > _PROCEDURAL_CACHE_BYTES:
+            return images, labels
+        images.flags.writeable = labels.flags.writeable = False
+        _PROCEDURAL_CACHE.clear()
+        _PROCEDURAL_CACHE[key] = images, labels
+    return _PROCEDURAL_CACHE[key]
+
+
 def _load_arrays(info, resolution, seed, verify_checksums, num_workers):
-    """Loads a spec fully into memory: uint8 [N,H,W,3] and int32 [N]."""
+    """Loads a spec fully into memory: uint8 [N,H,W,3] and int32 [N] (procedural sets up
+    to 64 MB read-only, shared with the previous call for the same set)."""
     if info.kind == "procedural":
-        return procedural.generate(info.num_images, resolution, seed=seed)
+        return _procedural_arrays(info.num_images, resolution, seed)
     if info.kind == "tfrecords":
         manifest = tfrecords.read_manifest(info.path, verify_checksums)
         return tfrecords.read_all(info.path, manifest)
