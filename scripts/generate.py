@@ -5,9 +5,13 @@ r"""Generate images and latent-walk GIFs from a trained generator.
     python scripts/generate.py --network=exported/fire/1 --seeds= --interpolate=0,1,2,3 \
         --interp_space=w --frames=96 --fps=24 --outdir=out/walk
 
+    python scripts/generate.py --network=runs/00000-demo --projected_w=out/proj/projected_w.npz \
+        --seeds= --outdir=out/again
+
 --network is a run folder, a checkpoint or an exported SavedModel. Writes one PNG per seed
-(seedNNNN.png, or seedNNNN-classK.png for conditional models), grid.png, and with
---interpolate a looping latent_walk.gif.
+(seedNNNN.png, or seedNNNN-classK.png for conditional models), grid.png, with
+--interpolate a looping latent_walk.gif, and with --projected_w (scripts/project.py's or the
+official projector's projected_w.npz) one PNG per projected w (projNN.png).
 """
 
 import os
@@ -33,10 +37,11 @@ def main(argv):
         seeds = mixing.parse_range(FLAGS.seeds, "--seeds") if FLAGS.seeds else []
         walk = mixing.parse_range(FLAGS.interpolate, "--interpolate") if FLAGS.interpolate \
             else []
-        if not seeds and not walk:
+        if not seeds and not walk and not FLAGS.projected_w:
             raise ValueError("--seeds and --interpolate are both empty: nothing to generate.")
         view = export.load_network(FLAGS.network)
-        label = view.class_id(FLAGS["class"].value)
+        # A projected w holds its class already: --class is for seeds and walks.
+        label = view.class_id(FLAGS["class"].value) if seeds or walk else None
         os.makedirs(FLAGS.outdir, exist_ok=True)
         written = []
         if seeds:
@@ -48,6 +53,15 @@ def main(argv):
             written.append(f"{len(seeds)} images seed*.png")
             written.append(mixing.save_grid(images, os.path.join(FLAGS.outdir, "grid.png"),
                                             FLAGS.grid_columns))
+        if FLAGS.projected_w:
+            from tfdisgan.projection import read_projected_w
+
+            view.require_styles("--projected_w")
+            ws = read_projected_w(FLAGS.projected_w, view)
+            images = view.images_from_ws(ws, FLAGS.noise_mode)
+            for index, image in enumerate(images):
+                mixing.save_png(image, os.path.join(FLAGS.outdir, f"proj{index:02d}.png"))
+            written.append(f"{len(images)} images proj*.png from {FLAGS.projected_w}")
         if walk:
             frames = mixing.latent_walk(view, walk, frames=FLAGS.frames,
                                         space=FLAGS.interp_space, psi=FLAGS.psi, label=label,

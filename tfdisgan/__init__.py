@@ -10,6 +10,8 @@ dataset tool's decode workers can import `tfdisgan.data.folder` without TensorFl
 * views / export / gallery / mixing / images: `GeneratorView`, `export_saved_model`,
   `load_network`, `showcase`, `latent_walk`, `style_mixing_grid`, `write_gif`
 * metrics: `calc_metrics` (FID/KID, SWD, MS-SSIM, precision/recall; `tfdisgan.metrics`)
+* projection: `project` (a photo's w in a StyleGAN2, as the official projector;
+  `tfdisgan.projection`)
 
 Where each StyleGAN2 paper term (mapping network, modulation, demodulation, equalized
 learning rate, noise, skip G, residual D, minibatch stddev, lazy / R1 / path-length /
@@ -43,6 +45,7 @@ _EXPORTS = {
     "style_mixing_grid": ("tfdisgan.mixing", "style_mixing_grid"),
     "write_gif": ("tfdisgan.images", "write_gif"),
     "calc_metrics": ("tfdisgan.metrics", "calc_metrics"),
+    "project": ("tfdisgan.projection", "project"),
 }
 
 __all__ = sorted([*_EXPORTS, "__version__"])

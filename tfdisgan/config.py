@@ -222,6 +222,32 @@ class MetricsConfig:
     run_dir: str | None = None
 
 
+@dataclasses.dataclass
+class ProjectConfig:
+    """What scripts/project.py projects (``projection.run``); field names are its flags.
+
+    Attributes:
+        network: a StyleGAN2 run folder or checkpoint.
+        target: a photo, or a folder of photos.
+        outdir: where the outputs go (a folder per photo for a folder).
+        steps, w_plus, label, distance, vgg16, seed, w_avg_samples: see
+            `tfdisgan.projection.project` and `make_distance`.
+        gif: also write proj.gif.
+    """
+
+    network: str | None = None
+    target: str | None = None
+    outdir: str | None = None
+    steps: int = 1000
+    w_plus: bool = False
+    label: str | None = None
+    distance: str = "auto"
+    vgg16: str | None = None
+    seed: int = 303
+    w_avg_samples: int = 10000
+    gif: bool = True
+
+
 def check(condition, flag, message):
     """Raises `ConfigError("--flag: message")` unless `condition`."""
     if not condition:

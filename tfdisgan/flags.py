@@ -13,7 +13,7 @@ import types
 
 from absl import flags
 
-from tfdisgan.config import MetricsConfig, TrainConfig
+from tfdisgan.config import MetricsConfig, ProjectConfig, TrainConfig
 
 
 def define_dataset_tool_flags():
@@ -270,6 +270,41 @@ def define_metrics_flags(flag_values=None):
     flags.mark_flag_as_required("network", flag_values=flag_values or flags.FLAGS)
 
 
+_PROJECT_HELP = {
+    "network": "StyleGAN2 run folder or checkpoint to project into (not a SavedModel).",
+    "target": "A photo, or a folder of photos (each projected into OUTDIR/<name>/).",
+    "outdir": "Output folder: projected_w.npz, target.png, proj.png, proj.gif, "
+              "projection.json.",
+    "steps": "Optimisation steps (the official 1000).",
+    "w_plus": "One w per layer (W+: closer, less editable) instead of one for all (W).",
+    "label": "Class of a conditional model to project into: an id or a class name.",
+    "distance": "auto (vgg16 when its weights are on the machine, else pixel_ssim), vgg16 or "
+                "pixel_ssim; every output names the one used.",
+    "vgg16": "Keras' VGG16 weights, vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5 "
+             "(default: the Keras cache, ~/.keras/models/; nothing is downloaded).",
+    "seed": "Seed of the initial noise buffers and the noise on w (official 303).",
+    "w_avg_samples": "Latents whose mean w starts the optimisation.",
+    "gif": "Also write proj.gif (target | projection along the optimisation).",
+}
+
+
+def define_project_flags(flag_values=None):
+    """Flags of scripts/project.py: one per `config.ProjectConfig` field (``--class`` is
+    ``--label``'s alias, as in the other scripts)."""
+    values = flag_values or flags.FLAGS
+    define_dataclass_flags(ProjectConfig, _PROJECT_HELP, flag_values=flag_values,
+                           enums={"distance": ("auto", "vgg16", "pixel_ssim")})
+    flags.DEFINE_alias("class", "label", flag_values=values)
+    flags.DEFINE_alias("num_steps", "steps", flag_values=values)  # the official name
+    for name in ("network", "target", "outdir"):
+        flags.mark_flag_as_required(name, flag_values=values)
+
+
+def project_config_from_flags(values=None):
+    """A `config.ProjectConfig` from the parsed flags."""
+    return dataclass_from_flags(ProjectConfig, values)
+
+
 def metrics_config_from_flags(values=None):
     """A `config.MetricsConfig` from the parsed flags."""
     return dataclass_from_flags(MetricsConfig, values)
@@ -320,6 +355,8 @@ def define_generate_flags():
                       "Walk spherically in z, or linearly in w (StyleGAN2).")
     flags.DEFINE_integer("frames", 60, "Frames in the whole latent-walk loop.")
     flags.DEFINE_float("fps", 24.0, "Frames per second of the GIFs.")
+    flags.DEFINE_string("projected_w", None, "A projected_w.npz (scripts/project.py or the "
+                        "official projector.py): one PNG per w, projNN.png (StyleGAN2).")
 
 
 def define_style_mix_flags():
