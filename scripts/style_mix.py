@@ -6,7 +6,9 @@ One generator (the StyleGAN papers' figure and a GIF sweeping the crossover laye
         --styles=0-3 --psi=0.7 --outdir=out/mix
 
 Column seeds give their styles at the layers --styles (0 = coarsest: pose, layout; the last
-= finest: colour, texture) to the row seeds. Writes style_mixing.png (the row and column
+= finest: colour, texture) to the row seeds. --row_ws / --col_ws add projected photos
+(scripts/project.py's projected_w.npz) before the seeds: --row_ws=out/proj/projected_w.npz
+--rows= gives a photo the columns' styles. Writes style_mixing.png (the row and column
 source images along the edges) and crossover.gif (frame k gives the columns' layers 0..k-1).
 
 Two generators, split by resolution, both directions in one command ("church on fire"):
@@ -75,15 +77,19 @@ def main(argv):
         from tfdisgan.views import parse_range
 
         mode = _mode()
-        rows = parse_range(FLAGS.rows, "--rows")
-        cols = parse_range(FLAGS.cols, "--cols")
+        rows = parse_range(FLAGS.rows, "--rows") if FLAGS.rows else []
+        cols = parse_range(FLAGS.cols, "--cols") if FLAGS.cols else []
         common = dict(psi=FLAGS.psi, noise_mode=FLAGS.noise_mode, gif=FLAGS.gif,
                       fps=FLAGS.fps)
         if mode == "single":
             written = figures.write_style_mixing(FLAGS.network, rows, cols, FLAGS.styles,
                                                  FLAGS.outdir, label=FLAGS["class"].value,
+                                                 row_ws=FLAGS.row_ws, col_ws=FLAGS.col_ws,
                                                  **common)
         else:
+            if FLAGS.row_ws or FLAGS.col_ws:
+                raise ValueError("--row_ws/--col_ws: projected ws mix within one --network "
+                                 "(cross-domain and class mixing take seeds)")
             written = figures.write_cross_mix(
                 FLAGS.outdir, rows, cols, FLAGS.split,
                 network=FLAGS.network if mode == "classes" else None,

@@ -62,6 +62,14 @@ class ProjectTest(tf.test.TestCase):
         for a, b in zip(self.noise_before, after, strict=True):
             self.assertAllEqual(a, b)
 
+    def test_style_mixing_takes_projected_ws(self):
+        w = self.results[False]
+        mix = mixing.style_mixing_grid(self.view, [], [3, 4], "0-1", row_ws=w.ws[None])
+        self.assertAllEqual(mix.row_images[0], w.image)  # the photo's row is its projection
+        self.assertEqual(mix.mixed.shape[:2], (1, 2))
+        with self.assertRaisesRegex(ValueError, "rows are empty"):
+            mixing.style_mixing_grid(self.view, [], [3], "0-1")
+
     def test_files_round_trip(self):
         outdir = self.get_temp_dir()
         result = self.results[True]
@@ -191,6 +199,18 @@ class ScriptTest(tf.test.TestCase):
         with Image.open(os.path.join(outdir, "p0", "proj.png")) as image:
             pair = np.asarray(image)
         self.assertAllEqual(rendered, pair[:, -16:])  # the projection half of proj.png
+
+        # The photo receives the coarse styles of two seeds (scripts/style_mix.py).
+        mixed = os.path.join(self.get_temp_dir(), "mixed")
+        result = run_script("style_mix.py", f"--network={self.run_dir}", "--rows=",
+                            f"--row_ws={os.path.join(outdir, 'p0', 'projected_w.npz')}",
+                            "--cols=3,4", "--styles=0-1", "--class=flood", "--nogif",
+                            f"--outdir={mixed}", timeout=300)
+        self.assertEqual(result.returncode, 0, result.stderr[-2000:])
+        with Image.open(os.path.join(mixed, "style_mixing.png")) as image:
+            figure = np.asarray(image)
+        self.assertEqual(figure.shape, (2 * 16, 3 * 16, 3))  # header row + the photo's row
+        self.assertAllEqual(figure[16:, :16], rendered)  # its source image: the projection
 
     def test_flag_errors_name_the_flag(self):
         out = self.get_temp_dir()

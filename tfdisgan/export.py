@@ -417,7 +417,7 @@ class SavedModelView(views.GeneratorView):
     def images_from_ws(self, ws, noise_mode="const"):
         self.require_styles("synthesis from ws")
         self._check_noise(noise_mode)
-        return self._run("generate_from_w", "images", ws=self._check_ws(ws))
+        return self._run("generate_from_w", "images", ws=self.check_ws(ws))
 
 
 def load_network(path, use_ema=True, batch_size=16, flag="--network"):

@@ -365,6 +365,10 @@ def define_style_mix_flags():
     _define_sampling_flags()
     flags.DEFINE_string("rows", "0-3", "Row seeds: the images that receive styles.")
     flags.DEFINE_string("cols", "10-13", "Column seeds: the images that give their styles.")
+    flags.DEFINE_list("row_ws", [], "projected_w.npz files (scripts/project.py) whose ws "
+                      "come first among the rows: photos receive the columns' styles.")
+    flags.DEFINE_list("col_ws", [], "projected_w.npz files whose ws come first among the "
+                      "columns: photos give their styles.")
     flags.DEFINE_string("styles", "0-6", "Style layers taken from the columns (0 = coarsest; "
                         "a 256 px StyleGAN2 has 14).")
     flags.DEFINE_boolean("gif", True, "Also write crossover.gif, sweeping the crossover layer.")

@@ -283,7 +283,7 @@ class GeneratorView:
         """
         self.require_styles("synthesis from ws")
         self._check_noise(noise_mode)
-        ws = self._check_ws(ws)
+        ws = self.check_ws(ws)
         out = []
         for start in range(0, len(ws), self.batch_size):
             batch = tf.constant(ws[start : start + self.batch_size])
@@ -315,7 +315,8 @@ class GeneratorView:
             raise ValueError(f"`z` must have shape [N, {self.z_dim}]. Received: {z.shape}")
         return z
 
-    def _check_ws(self, ws):
+    def check_ws(self, ws):
+        """``ws`` as float32 ``[N, num_ws, w_dim]``; ValueError naming the shape otherwise."""
         ws = np.asarray(ws, np.float32)
         if ws.ndim != 3 or ws.shape[1:] != (self.num_ws, self.w_dim):
             raise ValueError(

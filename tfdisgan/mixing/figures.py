@@ -4,17 +4,20 @@ layer-swapped run folder), or two classes of one conditional generator."""
 
 import os
 
+import numpy as np
+
 from tfdisgan import export, runs
 from tfdisgan.images import save_png, write_gif
 from tfdisgan.mixing.cross_domain import cross_domain_mix, cross_domain_sweeps, paired_mix
 from tfdisgan.mixing.layer_swap import swap_layers, write_run
 from tfdisgan.mixing.resolutions import parse_split, synthesis_resolutions
 from tfdisgan.mixing.style_grid import crossover_sweep, style_mixing_grid
+from tfdisgan.projection import ProjectionError, read_projected_w
 from tfdisgan.views import GeneratorView, parse_range
 
 
 def write_style_mixing(network, rows, cols, styles, outdir, psi=1.0, label=None,
-                       noise_mode="const", gif=False, fps=24):
+                       noise_mode="const", gif=False, fps=24, row_ws=(), col_ws=()):
     """One generator: ``style_mixing.png`` (column seeds give the layers `styles` to the
     row seeds) and, with `gif`, ``crossover.gif``. Returns the paths written.
 
@@ -22,6 +25,8 @@ def write_style_mixing(network, rows, cols, styles, outdir, psi=1.0, label=None,
         network: what ``--network`` names (run folder, checkpoint, SavedModel).
         rows, cols: seeds; styles: layer indices or a range text ("0-3").
         label: class name or id of both (conditional models).
+        row_ws, col_ws: ``projected_w.npz`` files whose ws come first among the rows /
+            columns (photos projected by scripts/project.py).
 
     Raises:
         ValueError: a DCGAN, bad styles, class or seeds (naming the flag).
@@ -30,8 +35,10 @@ def write_style_mixing(network, rows, cols, styles, outdir, psi=1.0, label=None,
         styles = parse_range(styles, "--styles")
     view = export.load_network(network)
     view.require_styles("--network")
-    label = view.class_id(label)
-    common = dict(psi=psi, row_class=label, col_class=label, noise_mode=noise_mode)
+    label = view.class_id(label) if len(rows) or len(cols) else None
+    common = dict(psi=psi, row_class=label, col_class=label, noise_mode=noise_mode,
+                  row_ws=_projected(row_ws, view, "--row_ws"),
+                  col_ws=_projected(col_ws, view, "--col_ws"))
     mix = style_mixing_grid(view, rows, cols, styles, **common)
     os.makedirs(outdir, exist_ok=True)
     written = [os.path.join(outdir, "style_mixing.png")]
@@ -40,6 +47,16 @@ def write_style_mixing(network, rows, cols, styles, outdir, psi=1.0, label=None,
         frames = crossover_sweep(view, rows, cols, **common)
         written.append(write_gif(frames, os.path.join(outdir, "crossover.gif"), fps))
     return written
+
+
+def _projected(paths, view, flag):
+    """The ws of ``projected_w.npz`` files, concatenated (None for none)."""
+    if not paths:
+        return None
+    try:
+        return np.concatenate([read_projected_w(p, view) for p in paths])
+    except ProjectionError as error:
+        raise ValueError(str(error).replace("--projected_w", flag)) from None
 
 
 def _load_pair(network_a, network_b, for_swap):

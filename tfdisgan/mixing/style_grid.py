@@ -92,6 +92,23 @@ def style_views(network, col_network, synthesis):
     return rows, cols, synth
 
 
+def source_ws(view, seeds, label, psi, ws=None, what="rows"):
+    """The styles of a figure's rows or columns: given ``ws`` (projected photos, used as
+    they are: no truncation) first, then those of ``seeds`` (truncated by ``psi``).
+
+    Raises:
+        ValueError: nothing given, or ``ws`` of another shape than the generator's.
+    """
+    parts = []
+    if ws is not None and len(ws):
+        parts.append(view.check_ws(ws))
+    if seeds is not None and len(seeds):
+        parts.append(view.ws_from_z(view.z_from_seeds(seeds), label, psi))
+    if not parts:
+        raise ValueError(f"The style-mixing {what} are empty: give seeds or projected ws.")
+    return np.concatenate(parts)
+
+
 def mixing_figure(row_images, col_images, cells):
     """The paper's layout: blank corner, column sources on top, row sources on the left."""
     rows, cols = cells.shape[:2]
@@ -104,7 +121,8 @@ def mixing_figure(row_images, col_images, cells):
 
 
 def style_mixing_grid(network, row_seeds, col_seeds, styles, psi=1.0, row_class=None,
-                      col_class=None, noise_mode="const", col_network=None, synthesis=None):
+                      col_class=None, noise_mode="const", col_network=None, synthesis=None,
+                      row_ws=None, col_ws=None):
     """The style-mixing figure: column seeds give the layers ``styles`` to the row seeds.
 
     With coarse layers (e.g. ``0-3``) the columns set pose and layout and the rows keep
@@ -120,6 +138,8 @@ def style_mixing_grid(network, row_seeds, col_seeds, styles, psi=1.0, row_class=
         col_network: None (``network``) or another generator for the column styles, with
             the same ``num_ws`` and ``w_dim``.
         synthesis: None (``network``) or the generator whose synthesis renders every cell.
+        row_ws, col_ws: optional styles ``[N, num_ws, w_dim]`` (``projected_w.npz`` of
+            photos, `tfdisgan.projection`) placed before the seeds' rows / columns.
 
     Returns:
         ``StyleMix``.
@@ -129,8 +149,8 @@ def style_mixing_grid(network, row_seeds, col_seeds, styles, psi=1.0, row_class=
     """
     rows, cols, synth = style_views(network, col_network, synthesis)
     layers = parse_styles(styles, synth.num_ws)
-    row_ws = rows.ws_from_z(rows.z_from_seeds(row_seeds), rows.class_id(row_class), psi)
-    col_ws = cols.ws_from_z(cols.z_from_seeds(col_seeds), cols.class_id(col_class), psi)
+    row_ws = source_ws(rows, row_seeds, rows.class_id(row_class), psi, row_ws, "rows")
+    col_ws = source_ws(cols, col_seeds, cols.class_id(col_class), psi, col_ws, "columns")
     mixed_ws = style_mix_ws(row_ws, col_ws, layers)
     r, c = len(row_ws), len(col_ws)
     images = synth.images_from_ws(
@@ -144,7 +164,8 @@ def style_mixing_grid(network, row_seeds, col_seeds, styles, psi=1.0, row_class=
 
 
 def crossover_sweep(network, row_seeds, col_seeds, psi=1.0, row_class=None, col_class=None,
-                    noise_mode="const", col_network=None, synthesis=None):
+                    noise_mode="const", col_network=None, synthesis=None, row_ws=None,
+                    col_ws=None):
     """GIF frames of the style-mixing figure sweeping the crossover layer.
 
     Frame ``k`` (``0 <= k <= num_ws``) gives the columns' layers ``[0, k)`` to the rows:
@@ -158,8 +179,8 @@ def crossover_sweep(network, row_seeds, col_seeds, psi=1.0, row_class=None, col_
         uint8 ``[num_ws + 1, (R + 1) * H, (C + 1) * W, 3]``.
     """
     rows, cols, synth = style_views(network, col_network, synthesis)
-    row_ws = rows.ws_from_z(rows.z_from_seeds(row_seeds), rows.class_id(row_class), psi)
-    col_ws = cols.ws_from_z(cols.z_from_seeds(col_seeds), cols.class_id(col_class), psi)
+    row_ws = source_ws(rows, row_seeds, rows.class_id(row_class), psi, row_ws, "rows")
+    col_ws = source_ws(cols, col_seeds, cols.class_id(col_class), psi, col_ws, "columns")
     r, c, num_ws = len(row_ws), len(col_ws), synth.num_ws
     sources = synth.images_from_ws(np.concatenate([row_ws, col_ws]), noise_mode)
     # Every (crossover, row, col) cell in one batched pass: coarse from the column.
