@@ -15,7 +15,7 @@ from PIL import Image
 
 from tests.fixtures import REPO, run_script, tiny_dcgan, tiny_stylegan2
 from tfdisgan import mixing, projection, training, views
-from tfdisgan.data import describe
+from tfdisgan.data import describe, procedural
 
 STEPS = 60
 
@@ -29,11 +29,21 @@ class ProjectTest(tf.test.TestCase):
     def setUpClass(cls):
         super().setUpClass()
         cls.view = views.GeneratorView(tiny_stylegan2())
+        # The model's const noise is drawn unseeded at build: fixed here, so that every
+        # process projects into the same generator (the assertions held for fills 0-3).
+        fill = np.random.RandomState(0)
+        for buffer in projection.noise_buffers(cls.view):
+            buffer.assign(fill.standard_normal(buffer.shape).astype(np.float32))
         cls.target = cls.view.images_from_seeds([5])[0]
         cls.noise_before = [b.numpy().copy() for b in projection.noise_buffers(cls.view)]
-        cls.results = {w_plus: projection.project(cls.view, cls.target, steps=STEPS,
-                                                  w_plus=w_plus, w_avg_samples=1000)
-                       for w_plus in (False, True)}
+        # The generator's own image (its natural space is W), and a built-in scene that it
+        # did not make, as a photo (where W+'s extra freedom shows).
+        cls.scene = procedural.generate(4, 16, seed=0)[0][1]
+        common = dict(steps=STEPS, w_avg_samples=1000)
+        cls.results = {
+            False: projection.project(cls.view, cls.target, **common),
+            "scene": projection.project(cls.view, cls.scene, **common),
+            True: projection.project(cls.view, cls.scene, w_plus=True, **common)}
 
     def test_own_image_is_found_again(self):
         w = self.results[False]
@@ -45,8 +55,10 @@ class ProjectTest(tf.test.TestCase):
         self.assertIn("no VGG16 weights", w.distance_label)  # never silently substituted
 
     def test_w_plus_at_least_as_close_as_w(self):
-        w, w_plus = self.results[False], self.results[True]
-        self.assertLessEqual(w_plus.distance, w.distance * 1.02)
+        # Measured here over 4 scenes: W+ 0.25-0.90, W 0.71-1.59 (pixel_ssim distance).
+        w, w_plus = self.results["scene"], self.results[True]
+        self.assertLessEqual(w_plus.distance, w.distance)
+        self.assertGreaterEqual(w_plus.psnr, w.psnr)
         # W repeats one w for every layer; W+ does not.
         self.assertAllClose(w.ws, np.tile(w.ws[:1], [self.view.num_ws, 1]))
         self.assertGreater(float(np.abs(w_plus.ws - w_plus.ws[:1]).max()), 0.0)
