@@ -31,6 +31,7 @@ Example:
     >>> write_projection("out/church", result, view)
 """
 
+import abc
 import dataclasses
 import os
 
@@ -59,7 +60,7 @@ class ProjectionError(ValueError):
 # ------------------------------------------------------------------------------------------
 
 
-class Distance:
+class Distance(abc.ABC):
     """A distance between images ``[N, H, W, 3]`` in [-1, 1]: ``features`` of the target
     once, then ``between(target_features, images)``, a float32 scalar per call.
 
@@ -71,11 +72,13 @@ class Distance:
     name = ""
     label = ""
 
+    @abc.abstractmethod
     def features(self, images):
-        raise NotImplementedError
+        """The target-independent features of ``images`` (computed once for the target)."""
 
+    @abc.abstractmethod
     def between(self, target_features, images):
-        raise NotImplementedError
+        """float32 scalar: the distance of ``images`` to the target's features."""
 
 
 class VGG16Distance(Distance):
