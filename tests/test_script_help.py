@@ -59,7 +59,8 @@ class ExitCodeTest(tf.test.TestCase):
 class QuietStartTest(tf.test.TestCase):
     def test_no_harmless_tensorflow_noise_on_stderr(self):
         # As a user runs it (no TF_CPP_MIN_LOG_LEVEL): TensorFlow's start-up lines on this
-        # GPU-less machine (absl's stderr notice, the CUDA stub and cuInit probes) are gone.
+        # GPU-less machine (absl's stderr notice, the CUDA stub and cuInit probes, oneDNN's
+        # notice where its kernels are on) are gone.
         import subprocess
         import sys
 
@@ -70,7 +71,8 @@ class QuietStartTest(tf.test.TestCase):
              "--data=procedural:8", "--resolution=16", "--kimg=1"],
             capture_output=True, text=True, env=env, timeout=300)
         self.assertEqual(result.returncode, 0, result.stderr[-2000:])
-        for noise in ("absl::InitializeLog", "cudart_stub", "cuInit", "cpu_feature_guard"):
+        for noise in ("absl::InitializeLog", "cudart_stub", "cuInit", "cpu_feature_guard",
+                      "oneDNN custom operations"):
             self.assertNotIn(noise, result.stderr)
         self.assertIn("--resolution=16", result.stdout)
 

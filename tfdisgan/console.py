@@ -135,13 +135,16 @@ class Progress:
         self.stream.flush()
 
 
-# TensorFlow's start-up lines that say nothing is wrong (checked on a GPU-less CPU machine,
+# TensorFlow's start-up lines that say nothing is wrong (checked on GPU-less CPU machines,
 # TF 2.21): absl's notice that it logs to stderr, CUDA's stub and driver probes when no GPU
-# is there, and the CPU feature notice. `import_tensorflow` drops exactly these.
+# is there, the CPU feature notice, and oneDNN's notice that its kernels are on (printed
+# before logging starts, so TF_CPP_MIN_LOG_LEVEL does not hide it; on CPUs with AVX-512).
+# `import_tensorflow` drops exactly these.
 HARMLESS_STARTUP = (
     re.compile(r"All log messages before absl::InitializeLog\(\) is called"),
     re.compile(r"cudart_stub\.cc.*Could not find cuda drivers"),
     re.compile(r"cpu_feature_guard\.cc|To enable the following instructions"),
+    re.compile(r"port\.cc.*oneDNN custom operations are on"),
 )
 # Harmless only when TensorFlow then finds no GPU (else a real driver problem).
 HARMLESS_WITHOUT_GPU = (re.compile(r"cuda_platform\.cc.*failed call to cuInit"),
