@@ -14,6 +14,7 @@ import numpy as np
 import tensorflow as tf
 
 from tests.fixtures import REPO, run_script
+from tests.metrics import fixtures as metrics_fixtures
 from tfdisgan import callbacks, training
 from tfdisgan.data import describe, tfrecords
 
@@ -43,6 +44,8 @@ class ValidateTest(tf.test.TestCase):
         data = os.path.join(self.get_temp_dir(), "d16")
         tfrecords.build_dataset("procedural:8", data, resolution=16, verbose=False)
         info = describe(data)
+        inception = metrics_fixtures.write_synthetic_inception(
+            os.path.join(self.get_temp_dir(), "inception"))
         cases = [
             (dict(data=data, resolution=32, steps=1), "--resolution: 32 does not match"),
             (dict(data=data, classes=("volcano",), steps=1), "--classes: Unknown class"),
@@ -60,6 +63,8 @@ class ValidateTest(tf.test.TestCase):
             (dict(data=data, resolution=None, model="stylegan9", steps=1), "--model"),
             (dict(data=data, model="dcgan", cfg="paper256", steps=1),
              "--cfg: 'paper256' is a StyleGAN2 preset; --model=dcgan has none"),
+            (dict(data=data, steps=1, metrics=("fid",), inception=inception,
+                  inception_sha256="xyz"), "--inception_sha256 must be 64 hex digits"),
         ]
         for overrides, message in cases:
             with self.subTest(message=message):

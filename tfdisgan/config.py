@@ -87,6 +87,9 @@ class TrainConfig:
             (labelled not comparable with published FID).
         inception: path of the Inception weights (inception-2015-12-05.tgz or its
             classify_image_graph_def.pb); "" looks in the Keras cache.
+        inception_sha256: the sha256 of classify_image_graph_def.pb that you checked
+            against the official file: the graph must have it, and FID/KID are then
+            labelled comparable with papers ("": only the digests tfdisgan verified).
         grid_seeds: number of images in the sample grid.
         resume: "" (new run), "auto" (latest run of the same name in outdir), a run folder,
             or "RUN@KIMG" (that run from its checkpoint nearest KIMG).
@@ -158,6 +161,7 @@ class TrainConfig:
     metrics_num_gen: int | None = None
     feature_net: str = "inception"
     inception: str = ""
+    inception_sha256: str = ""
     grid_seeds: int = 32
     resume: str = ""
     run_name: str = ""
@@ -199,6 +203,8 @@ class MetricsConfig:
             kid, pr).
         num_gen: fakes per metric instead of the standard counts (renames the metric).
         inception: the Inception weights (a .tgz, its .pb or a folder; None: Keras' cache).
+        inception_sha256: the sha256 of classify_image_graph_def.pb you checked against the
+            official file (see `tfdisgan.metrics.features.VERIFIED_INCEPTION_SHA256`).
         feature_net: "inception" (standard FID) or "keras_inceptionv3" (not comparable).
         psi: truncation of the fakes (1: none, as the standard metrics).
         seed: seed of the latents and random choices.
@@ -214,6 +220,7 @@ class MetricsConfig:
     metrics: tuple = ("fid50k_full",)
     num_gen: int | None = None
     inception: str | None = None
+    inception_sha256: str | None = None
     feature_net: str = "inception"
     psi: float = 1.0
     seed: int = 0

@@ -102,6 +102,9 @@ _TRAIN_HELP = {
                    "(not comparable with published FID).",
     "inception": "Path of inception-2015-12-05.tgz or classify_image_graph_def.pb (default: "
                  "the Keras cache).",
+    "inception_sha256": "sha256 of classify_image_graph_def.pb that you checked against the "
+                        "official file: the graph must have it, and FID/KID are then "
+                        "labelled comparable with papers.",
     "grid_seeds": "Images in each sample grid.",
     "resume": "Resume: a run folder, RUN@KIMG (its checkpoint nearest KIMG; the later ones "
               "move to RUN/checkpoints/after-ckpt-N), or auto (newest run of the same name "
@@ -248,6 +251,9 @@ _METRICS_HELP = {
                "(aliases fid, kid, pr).",
     "num_gen": "Fakes per metric instead of the standard counts (small data); renames e.g. "
                "fid50k_full to fid2k_full.",
+    "inception_sha256": "sha256 of classify_image_graph_def.pb that you checked against "
+                        "the official file: the graph must have it, and FID/KID are then "
+                        "labelled comparable with papers.",
     "inception": "inception-2015-12-05.tgz, its classify_image_graph_def.pb, or a folder "
                  "holding either (default: the Keras cache).",
     "feature_net": "Feature network of FID/KID/PR; keras_inceptionv3 is not comparable with "

@@ -162,9 +162,12 @@ def validate(config, info, num_replicas=1):
         if any(metrics_core.METRICS[n].uses_features for n in names):
             # Missing weights fail before the run starts, not at the first evaluation.
             try:
-                metrics_features.check_available(config.feature_net, config.inception or None)
+                metrics_features.check_available(config.feature_net, config.inception or None,
+                                                 config.inception_sha256 or None)
             except metrics_features.InceptionNotFoundError as error:
                 raise ConfigError(f"--inception: {error}") from None
+            except ValueError as error:  # names --inception_sha256
+                raise ConfigError(str(error)) from None
         check(config.metrics_kimg is None or config.metrics_kimg > 0, "metrics_kimg",
                f"must be > 0, got {config.metrics_kimg}")
         check(config.metrics_num_gen is None or config.metrics_num_gen >= 2,
@@ -377,7 +380,8 @@ def _train_in(config, strategy, run_dir, out_dir, model, step, checkpoint, resum
         metric_callbacks.append(MetricsCallback(
             config.metrics, config.data, metric_steps, run_dir=out_dir,
             num_gen=config.metrics_num_gen, feature_net=config.feature_net,
-            inception=config.inception or None, resolution=resolution,
+            inception=config.inception or None,
+            inception_sha256=config.inception_sha256 or None, resolution=resolution,
             classes=class_ids or None, step_offset=start))
     callbacks = [
         cb.NaNGuard(step_offset=start),

@@ -42,10 +42,14 @@ def reference_features(images, weights, size=8):
     return np.einsum("nhwc,cd->nd", scaled, weights) / (size * size)
 
 
-def write_synthetic_inception(folder, as_tgz=False, size=8):
-    """Writes the synthetic graph as classify_image_graph_def.pb (or inside a .tgz)."""
+def write_synthetic_inception(folder, as_tgz=False, size=8, inception_shaped=False):
+    """Writes the synthetic graph as classify_image_graph_def.pb (or inside a .tgz);
+    `inception_shaped` adds a node named as Inception-v3's last block (``mixed_10/join``),
+    the shape a copy can have without being the network."""
     os.makedirs(folder, exist_ok=True)
     graph_def, _ = synthetic_inception_graph_def(size)
+    if inception_shaped:
+        graph_def.node.add(name="mixed_10/join", op="NoOp")
     pb = os.path.join(folder, "classify_image_graph_def.pb")
     with open(pb, "wb") as handle:
         handle.write(graph_def.SerializeToString())

@@ -168,7 +168,9 @@ class CalcMetricsTest(tf.test.TestCase):
 class TrainingCallbackTest(tf.test.TestCase):
     def test_metrics_reach_log_jsonl_and_best_checkpoint(self):
         outdir = self.get_temp_dir()
-        inception = fixtures.write_synthetic_inception(os.path.join(outdir, "inception"))
+        inception = fixtures.write_synthetic_inception(os.path.join(outdir, "inception"),
+                                                       inception_shaped=True)
+        _, digest = features.read_graph_def(inception)
         # The main model (StyleGAN2, R1 and path length on, conditional) ending with its
         # showcase, as train.py runs it by default.
         config = training.TrainConfig(
@@ -177,7 +179,7 @@ class TrainingCallbackTest(tf.test.TestCase):
             mapping_layers=1, conditional=True, batch=8, tick_kimg=0.016, snapshot_ticks=2,
             grid_seeds=4, steps=4, metrics=("fid", "swd"), metrics_kimg=0.016,
             metrics_num_gen=16, inception=inception, best_metric="fid16_full",
-            run_name="sg2")
+            run_name="sg2", inception_sha256=digest.upper())  # the user checked this file
         os.environ["TFDISGAN_CACHE"] = os.path.join(outdir, "cache")
         try:
             run_dir = training.run(config, verbose=False)
@@ -194,9 +196,10 @@ class TrainingCallbackTest(tf.test.TestCase):
             records = [json.loads(line) for line in handle]
         self.assertEqual([r["step"] for r in records], [2, 4])
         self.assertEqual(records[0]["results"]["fid16_full"], lines[0]["fid16_full"])
-        # The stand-in graph lacks Inception-v3's body, so even this FID is labelled.
-        self.assertFalse(records[0]["comparable_with_papers"])
-        self.assertEqual(records[0]["note"], "not comparable with published FID")
+        # Comparable because the user vouched for the graph's digest (--inception_sha256);
+        # without that (below) the same graph is not.
+        self.assertTrue(records[0]["comparable_with_papers"])
+        self.assertNotIn("note", records[0])
         best = tf.train.latest_checkpoint(os.path.join(run_dir, "checkpoints", "best"))
         self.assertIsNotNone(best)
         best_step = int(best.rsplit("-", 1)[1])
@@ -232,6 +235,18 @@ class TrainingCallbackTest(tf.test.TestCase):
         self.assertLen(swd_lines, 3)  # steps 2 and 4 in training, then this evaluation
         self.assertAllClose(swd_lines[2]["results"]["swd"], swd_lines[1]["results"]["swd"],
                             rtol=1e-5)  # same weights (EMA generator), same seeds
+        # Inception-shaped (mixed_10, 2048-d) but no verified digest: labelled, and the note
+        # says how to vouch for the file.
+        (fid,) = measure.measure(run_dir, ["fid"], num_gen=16, inception=inception,
+                                 verbose=False)
+        self.assertFalse(fid["comparable_with_papers"])
+        self.assertStartsWith(fid["note"], "not comparable with published FID")
+        self.assertIn(f"--inception_sha256={digest}", fid["note"])
+        self.assertAllClose(fid["results"]["fid16_full"], lines[-1]["fid16_full"], rtol=1e-4)
+        wrong = f"--inception_sha256: .*{digest}, not 0+: it is not the file"
+        with self.assertRaisesRegex(ValueError, wrong):
+            measure.measure(run_dir, ["fid"], num_gen=16, inception=inception,
+                            inception_sha256="0" * 64, verbose=False)
 
     def test_script_reports_missing_inception_before_loading(self):
 

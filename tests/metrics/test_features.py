@@ -20,10 +20,22 @@ class InceptionLoaderTest(tf.test.TestCase):
         self.assertEqual(net.describe(), {"feature_net": "inception-2015-12-05",
                                           "comparable_with_papers": False,
                                           "note": "not comparable with published FID"})
+        # Inception-v3's node names and 2048-d pool are a shape any graph can copy:
+        # comparability is decided by the serialized graph's sha256 alone.
         marked = tf.compat.v1.GraphDef()
         marked.CopyFrom(graph_def)
         marked.node.add(name="mixed_10/join", op="NoOp")
-        self.assertTrue(features.GraphDefFeatureNetwork(marked).comparable)
+        digest = "ab" * 32
+        unverified = features.GraphDefFeatureNetwork(marked, fingerprint=digest)
+        self.assertFalse(unverified.comparable)
+        self.assertStartsWith(unverified.note, "not comparable with published FID")
+        self.assertIn(f"--inception_sha256={digest}", unverified.note)
+        self.assertTrue(features.GraphDefFeatureNetwork(
+            marked, fingerprint=digest, trusted_sha256=digest.upper()).comparable)
+        self.assertFalse(features.GraphDefFeatureNetwork(
+            marked, fingerprint=digest, trusted_sha256="cd" * 32).comparable)
+        self.assertFalse(features.GraphDefFeatureNetwork(marked, trusted_sha256="").comparable)
+        self.assertEqual(features.VERIFIED_INCEPTION_SHA256, frozenset())  # none invented
         images = np.random.RandomState(0).randint(0, 256, (7, 16, 16, 3)).astype(np.uint8)
         # Fed at ExpandDims:0 as float32 in [0, 255], any size and batch; the graph resizes.
         got = net(images)
@@ -60,6 +72,23 @@ class InceptionLoaderTest(tf.test.TestCase):
             self.assertTrue(features.find_inception().endswith("inception-2015-12-05.tgz"))
         finally:
             del os.environ["KERAS_HOME"]
+
+    def test_vouched_digest_must_match_the_file(self):
+        pb = fixtures.write_synthetic_inception(os.path.join(self.get_temp_dir(), "vouch"),
+                                                inception_shaped=True)
+        _, digest = features.read_graph_def(pb)
+        net = features.get_feature_network("inception", pb, inception_sha256=digest)
+        self.assertTrue(net.comparable)
+        self.assertEqual(net.describe(), {"feature_net": "inception-2015-12-05",
+                                          "comparable_with_papers": True})
+        self.assertFalse(features.get_feature_network("inception", pb).comparable)
+        for bad, message in (("0" * 64, f"{pb}.*sha256 {digest}, not 0+: it is not the file"),
+                             ("xyz", "--inception_sha256 must be 64 hex digits.*'xyz'")):
+            with self.assertRaisesRegex(ValueError, message):
+                features.get_feature_network("inception", pb, inception_sha256=bad)
+        with self.assertRaisesRegex(ValueError, "does not apply to "
+                                                "--feature_net=keras_inceptionv3"):
+            features.check_available("keras_inceptionv3", inception_sha256=digest)
 
     def test_clear_error_when_weights_are_missing(self):
         empty = os.path.join(self.get_temp_dir(), "empty_keras_home")

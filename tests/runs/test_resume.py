@@ -1,10 +1,12 @@
 """Exact resume of the main model with the flagship augmentation, through kills.
 
 StyleGAN2 + ADA on a tiny set with a fast D, so that ADA's p has moved off 0 by the end
-(otherwise "equal p" would hold trivially). A run is killed by SIGKILL in the middle of
-writing a checkpoint, resumed, killed again right after a checkpoint it tore (its data
-file cut to half), and resumed to the end: the result equals an uninterrupted run in
-weights, optimizer moments, ADA state and log lines. Then across replica counts.
+(otherwise "equal p" would hold trivially): the uninterrupted run is also the test that
+ADA adapts, D(real) rising on 8 images and p climbing from 0 with it. A run is killed by
+SIGKILL in the middle of writing a checkpoint, resumed, killed again right after a
+checkpoint it tore (its data file cut to half), and resumed to the end: the result equals
+an uninterrupted run in weights, optimizer moments, ADA state and log lines. Then across
+replica counts.
 """
 
 import dataclasses
@@ -51,6 +53,13 @@ class KilledResumeTest(tf.test.TestCase):
         outdir = self.get_temp_dir()
         straight = training.run(
             tiny_config("stylegan2", outdir, run_name="straight", **ADA_RUN), verbose=False)
+        # ADA adapts: on 8 images with a fast D, D(real) turns positive and r_t passes the
+        # 0.6 target, and p climbs from 0 (each adjustment, every 4 steps, moves it by
+        # 4 * 4 / 320 = 0.05; 0.1 by step 20 here).
+        lines = read_log(straight)
+        self.assertEqual(lines[0]["aug_p"], 0.0)
+        self.assertGreater(max(line["d_real"] for line in lines), 0.3)
+        self.assertGreaterEqual(lines[-1]["aug_p"], 0.05 - 1e-6)
 
         killed = tiny_config("stylegan2", outdir, run_name="killed", **ADA_RUN)
         _kill(killed, "mid_save:8", self)
@@ -79,6 +88,8 @@ class KilledResumeTest(tf.test.TestCase):
             self.assertAllClose(x, y, atol=1e-5, rtol=1e-5)
         self.assertEqual(a.augment_state(), b.augment_state())
         self.assertGreater(a.augment_state()["p"], 0.0)  # p moved: the check has teeth
+        self.assertAllClose(a.augment_state()["p"], lines[-1]["aug_p"], atol=0.05)
+        self.assertEqual(a.augment_state()["ada_step"], float(STEPS))
         lines_a, lines_b = training_values(read_log(straight)), training_values(read_log(resumed))
         self.assertEqual([line["step"] for line in lines_b], [4, 8, 12, 16, 20])
         self.assertEqual(len(lines_a), len(lines_b))

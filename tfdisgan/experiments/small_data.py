@@ -85,6 +85,8 @@ class StudyConfig:
             the Keras InceptionV3 if its weights are cached, else no FID/KID), "none",
             "inception", "keras_inceptionv3".
         inception: path of the Inception weights ("": the Keras cache).
+        inception_sha256: the digest of the Inception graph you checked (FID/KID labelled
+            comparable; `tfdisgan.metrics.features.get_feature_network`).
         leak_kinds: leak tests to run (`LEAK_KINDS`).
         grid_images: images per sample grid.
         seed: seed of every run (the same for every arm) and of the evaluation.
@@ -122,6 +124,7 @@ class StudyConfig:
     num_gen: int | None = None
     feature_net: str = "auto"
     inception: str = ""
+    inception_sha256: str = ""
     leak_kinds: tuple = LEAK_KINDS
     grid_images: int = 16
     seed: int = 0
@@ -157,6 +160,8 @@ FLAG_HELP = {
     "num_gen": "Fakes per arm (default: as many as reals, <= 2000).",
     "feature_net": "FID/KID's feature network; auto: whichever is on this machine, else none.",
     "inception": "Inception weights (default: Keras cache).",
+    "inception_sha256": "sha256 of the Inception graph you checked against the official file "
+                        "(FID/KID then labelled comparable).",
     "leak_kinds": "Leak tests: orientation, tilt.",
     "grid_images": "Images per sample grid.",
     "seed": "Seed of every run and of the evaluation.",
@@ -328,7 +333,10 @@ def feature_network(config):
              else (config.feature_net,))
     for name in names:
         try:
-            network = features.get_feature_network(name, config.inception or None)
+            network = features.get_feature_network(
+                name, config.inception or None,
+                inception_sha256=(config.inception_sha256 or None) if name == "inception"
+                else None)
         except features.InceptionNotFoundError:
             continue
         label = network.name if network.comparable else f"{network.name} ({network.note})"

@@ -43,6 +43,7 @@ class MetricsCallback(keras.callbacks.Callback):
 
     def __init__(self, metrics, data, every_steps, run_dir=None, num_gen=None,
                  feature_net="inception", inception=None, network=None, resolution=None,
+                 inception_sha256=None,
                  classes=None, batch_size=64, cache_dir=None, writer=None, step_offset=0,
                  at_end=True, seed=0):
         super().__init__()
@@ -51,6 +52,7 @@ class MetricsCallback(keras.callbacks.Callback):
         self.metrics = core.resolve_metrics(metrics)
         self.data, self.every_steps, self.run_dir = data, int(every_steps), run_dir
         self.num_gen, self.feature_net, self.inception = num_gen, feature_net, inception
+        self.inception_sha256 = inception_sha256
         self.network, self.resolution, self.classes = network, resolution, classes
         self.batch_size, self.cache_dir, self.writer = batch_size, cache_dir, writer
         self.step, self.at_end, self.seed = step_offset, at_end, seed
@@ -62,7 +64,7 @@ class MetricsCallback(keras.callbacks.Callback):
         needs_features = any(core.METRICS[m].uses_features for m in self.metrics)
         if needs_features and self.network is None:
             self.network = features.get_feature_network(self.feature_net, self.inception,
-                                                        self.batch_size)
+                                                        self.batch_size, self.inception_sha256)
 
     def evaluate(self):
         """Runs the metrics now; returns the flat {key: value} results."""

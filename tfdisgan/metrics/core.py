@@ -325,7 +325,7 @@ def _format_time(seconds):
 def calc_metrics(model, data, metrics, *, num_gen=None, feature_net="inception",
                  inception=None, network=None, resolution=None, classes=None, psi=1.0,
                  seed=0, batch_size=64, cache_dir=None, use_cache=True, run_dir=None,
-                 snapshot=None, extra=None, verbose=False):
+                 snapshot=None, extra=None, verbose=False, inception_sha256=None):
     """Evaluates a generator on several metrics in one generation pass.
 
     Args:
@@ -337,6 +337,8 @@ def calc_metrics(model, data, metrics, *, num_gen=None, feature_net="inception",
         num_gen: int or None, fakes per metric instead of the standard counts.
         feature_net: str, "inception" (standard FID network) | "keras_inceptionv3".
         inception: str or None, `--inception=PATH` (see `features.find_inception`).
+        inception_sha256: str or None, the digest of the Inception graph the user checked
+            (see `features.get_feature_network`).
         network: a `features.FeatureNetwork` to use instead (tests, custom networks).
         resolution: int or None, image side (default: the generator's output); the reals
             are loaded at it (a shard dataset must store that resolution).
@@ -370,7 +372,8 @@ def calc_metrics(model, data, metrics, *, num_gen=None, feature_net="inception",
     feature_specs = [s for s in specs if s.uses_features]
     started = time.time()
     if feature_specs and network is None:
-        network = features_lib.get_feature_network(feature_net, inception, batch_size)
+        network = features_lib.get_feature_network(feature_net, inception, batch_size,
+                                                    inception_sha256)
     if resolution is None:  # the generator's output side, which the reals must match
         resolution = getattr(model, "resolution", None) or int(np.asarray(_generate_fn(
             model, 1)(np.zeros([1, model.z_dim], np.float32),

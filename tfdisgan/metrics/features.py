@@ -44,6 +44,14 @@ KERAS_INCEPTION_V3_URL = (
 )
 FEATURE_NETS = ("inception", "keras_inceptionv3")
 NOT_COMPARABLE = "not comparable with published FID"
+# sha256 digests of classify_image_graph_def.pb as inception-2015-12-05.tgz holds it, the
+# graph every published FID was computed with. FID and KID are labelled comparable with
+# papers only for a graph whose digest is listed here or that the user vouches for
+# (`inception_sha256=`, `--inception_sha256`): a node name or a feature size can be copied
+# by any graph. No copy of the official file could be checked where tfdisgan is developed
+# (no network there), so the table is empty rather than holding a digest nobody verified;
+# a maintainer who has checked the official file adds its digest here.
+VERIFIED_INCEPTION_SHA256 = frozenset()
 
 
 class InceptionNotFoundError(FileNotFoundError):
@@ -215,16 +223,21 @@ class GraphDefFeatureNetwork(FeatureNetwork):
         output_name: str, feature tensor (``pool_3:0``, [N, 1, 1, 2048]).
         name: str, recorded in results.
         fingerprint: str, e.g. the sha256 of the serialized graph.
-        comparable: bool or None, whether this is the standard FID network (None: when the
-            graph has Inception-v3's last block, ``mixed_10``, and 2048-d `output_name`).
+        comparable: bool or None, whether this is the standard FID network (None: decided
+            by `fingerprint`, the sha256 of the serialized graph, against
+            `VERIFIED_INCEPTION_SHA256` and `trusted_sha256`).
         batch_size: int, images per call.
+        trusted_sha256: str or None, a digest the user vouches for (they checked their copy
+            of the official file): with ``comparable=None``, the graph is comparable when
+            `fingerprint` is this or one of `VERIFIED_INCEPTION_SHA256`.
 
     Raises:
         ValueError: the graph has no tensor `input_name` or `output_name`.
     """
 
     def __init__(self, graph_def, input_name=INCEPTION_INPUT, output_name=INCEPTION_OUTPUT,
-                 name="inception-2015-12-05", fingerprint="", comparable=None, batch_size=64):
+                 name="inception-2015-12-05", fingerprint="", comparable=None, batch_size=64,
+                 trusted_sha256=None):
         super().__init__(fingerprint, batch_size)
         nodes = {node.name for node in graph_def.node}
         for tensor in (input_name, output_name):
@@ -243,9 +256,23 @@ class GraphDefFeatureNetwork(FeatureNetwork):
             imported, [tf.TensorSpec([None, None, None, 3], tf.float32)]
         )
         self.dim = int(np.prod(self._function.outputs[0].shape[1:]))
+        # Inception-v3's last block and its 2048-d pool: the shape of the FID network, used
+        # for the label only (a copy of the shape is not the network).
+        self.looks_like_inception = "mixed_10/join" in nodes and self.dim == 2048
         if comparable is None:
-            comparable = "mixed_10/join" in nodes and self.dim == 2048
+            trusted = set(VERIFIED_INCEPTION_SHA256)
+            if trusted_sha256:
+                trusted.add(trusted_sha256.lower())
+            comparable = bool(fingerprint) and fingerprint.lower() in trusted
         self.name, self.comparable = name, bool(comparable)
+
+    @property
+    def note(self):
+        if self.comparable or not self.looks_like_inception:
+            return super().note
+        return (f"{NOT_COMPARABLE} as far as tfdisgan can tell: the graph's sha256 "
+                f"{self.fingerprint} is not a verified digest of {INCEPTION_TGZ} (if you "
+                f"checked the file, pass --inception_sha256={self.fingerprint})")
 
     def compute(self, batch):
         return self._function(tf.constant(batch, tf.float32)).numpy()
@@ -286,16 +313,17 @@ class KerasInceptionV3FeatureNetwork(FeatureNetwork):
         return self.model(images / 127.5 - 1.0, training=False).numpy()
 
 
-def check_available(feature_net="inception", inception=None):
+def check_available(feature_net="inception", inception=None, inception_sha256=None):
     """Checks that a feature network's weights are on this machine, without loading them.
 
     Raises:
-        ValueError: unknown `feature_net`.
+        ValueError: unknown `feature_net`, a malformed `inception_sha256`.
         InceptionNotFoundError: the weights are missing (the message says how to get them).
     """
     if feature_net not in FEATURE_NETS:
         raise ValueError(f"feature_net must be one of {FEATURE_NETS}. Received "
                          f"feature_net={feature_net!r}")
+    check_sha256(inception_sha256, feature_net)
     if feature_net == "inception":
         find_inception(inception)
         return
@@ -312,7 +340,29 @@ def check_available(feature_net="inception", inception=None):
 _LOADED = {}
 
 
-def get_feature_network(feature_net="inception", inception=None, batch_size=64):
+def check_sha256(inception_sha256, feature_net="inception"):
+    """Checks `--inception_sha256`: 64 hex digits, with the Inception graph only.
+
+    Returns:
+        str or None, the digest in lower case.
+
+    Raises:
+        ValueError: naming `--inception_sha256`.
+    """
+    if not inception_sha256:
+        return None
+    digest = str(inception_sha256).strip().lower()
+    if len(digest) != 64 or any(c not in "0123456789abcdef" for c in digest):
+        raise ValueError(f"--inception_sha256 must be 64 hex digits (a sha256). Received "
+                         f"{inception_sha256!r}")
+    if feature_net != "inception":
+        raise ValueError(f"--inception_sha256 vouches for the Inception graph; it does not "
+                         f"apply to --feature_net={feature_net}")
+    return digest
+
+
+def get_feature_network(feature_net="inception", inception=None, batch_size=64,
+                        inception_sha256=None):
     """The feature network by name, loaded once per process.
 
     Args:
@@ -320,24 +370,33 @@ def get_feature_network(feature_net="inception", inception=None, batch_size=64):
         inception: str or None, `--inception=PATH` (see `find_inception`); for
             "keras_inceptionv3" an optional path of its .h5 weights.
         batch_size: int, images per forward pass.
+        inception_sha256: str or None, the sha256 of ``classify_image_graph_def.pb`` that
+            the user checked: the graph found must have it, and its FID/KID are then
+            labelled comparable with papers (see `VERIFIED_INCEPTION_SHA256`).
 
     Returns:
         `FeatureNetwork`.
 
     Raises:
-        ValueError: unknown `feature_net`.
+        ValueError: unknown `feature_net`; a malformed `inception_sha256`, or a graph whose
+            digest is not it (naming both).
         InceptionNotFoundError: weights missing (never a silent fallback).
     """
     if feature_net not in FEATURE_NETS:
         raise ValueError(f"feature_net must be one of {FEATURE_NETS}. Received "
                          f"feature_net={feature_net!r}")
+    trusted = check_sha256(inception_sha256, feature_net)
     if feature_net == "inception":
         path = find_inception(inception)
-        key = (feature_net, os.path.abspath(path), os.path.getmtime(path), batch_size)
+        key = (feature_net, os.path.abspath(path), os.path.getmtime(path), batch_size,
+               trusted)
         if key not in _LOADED:
             graph_def, digest = read_graph_def(path)
+            if trusted and digest != trusted:
+                raise ValueError(f"--inception_sha256: the graph in {path!r} has sha256 "
+                                 f"{digest}, not {trusted}: it is not the file you checked")
             _LOADED[key] = GraphDefFeatureNetwork(graph_def, fingerprint=digest,
-                                                  batch_size=batch_size)
+                                                  batch_size=batch_size, trusted_sha256=trusted)
     else:
         key = (feature_net, inception, batch_size)
         if key not in _LOADED:
