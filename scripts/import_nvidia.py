@@ -1,14 +1,17 @@
-"""Import an official NVIDIA StyleGAN2 TensorFlow pickle into tfdisgan.
+"""Import an official NVIDIA StyleGAN2 pickle into tfdisgan: NVlabs/stylegan2 TensorFlow
+pickles or stylegan2-ada-pytorch snapshots (no torch needed); it says which kind it found.
 
     python scripts/import_nvidia.py --source=stylegan2-church-config-f.pkl --out=imported/church
+    python scripts/import_nvidia.py --source=network-snapshot-001000.pkl --out=imported/fire
     python scripts/generate.py --network=imported/church --seeds=0-7 --outdir=out/church
     python scripts/train.py --flagfile=configs/building_fire_finetune.cfg \
         --transfer_from=imported/church
 
-The pickle is read by a restricted unpickler (numpy arrays and dnnlib.tflib.network.Network
-state only; any other global is refused by name), so no code from the file runs. See
-tfdisgan/nvidia_import.py for the variable mapping and the README for the check against the
-official generator.
+The pickle is read by a restricted unpickler (numpy arrays, the official network classes'
+state and torch tensors' storages only; any other global is refused by name), so no code
+from the file runs. See tfdisgan/nvidia_import.py and tfdisgan/pytorch_import.py for the
+variable mappings and docs/transfer_and_import.md for the checks against the official
+generators.
 """
 
 import pickle

@@ -20,7 +20,7 @@ LAYERS = {
     0: ("tfdisgan", "tfdisgan.version", "tfdisgan._validate", "tfdisgan.files",
         "tfdisgan.images", "tfdisgan.precision", "tfdisgan.distribute",
         "tfdisgan.checkpoint_files", "tfdisgan.graph_memory", "tfdisgan.console",
-        "tfdisgan.classes"),
+        "tfdisgan.classes", "tfdisgan.torch_pickle"),
     1: ("tfdisgan.layers", "tfdisgan.losses", "tfdisgan.optimizers"),
     2: ("tfdisgan.data", "tfdisgan.augment"),
     3: ("tfdisgan.models",),
@@ -28,6 +28,7 @@ LAYERS = {
     5: ("tfdisgan.config", "tfdisgan.flags"),
     6: ("tfdisgan.runs",),
     7: ("tfdisgan.transfer", "tfdisgan.export", "tfdisgan.mixing", "tfdisgan.nvidia_import",
+        "tfdisgan.pytorch_import",
         "tfdisgan.measure", "tfdisgan.projection"),
     8: ("tfdisgan.training", "tfdisgan.gallery", "tfdisgan.experiments"),
 }

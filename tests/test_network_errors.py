@@ -333,7 +333,7 @@ class NotANetworkTest(_ScriptCase):
         self.assertOneLineError(
             "metrics_pickle", f"metrics: error: --network {pkl!r} is a pickle",
             f"`python scripts/import_nvidia.py --source={pkl} --out=DIR` first",
-            "(stylegan2-ada-pytorch .pkl files are not supported)")
+            "(TF1 or stylegan2-ada-pytorch)")
 
     def test_pytorch_pickle(self):
         torch_pkl = self._write("network-snapshot-000200.pkl",

@@ -25,9 +25,9 @@ import tensorflow as tf
 
 from tfdisgan.files import write_json
 
-# Why a stylegan2-ada-pytorch pickle is refused (by --network and scripts/import_nvidia.py).
-PYTORCH_PICKLE = ("a stylegan2-ada-pytorch pickle: its torch tensors cannot be read without "
-                  "torch; only the official TensorFlow pickles are supported")
+# What a stylegan2-ada-pytorch pickle is to --network (which takes converted networks).
+PYTORCH_PICKLE = ("a stylegan2-ada-pytorch pickle: convert it once (no torch needed) with "
+                  "`python scripts/import_nvidia.py --source=PKL --out=DIR`")
 
 
 def find_run_dir(start):
@@ -233,7 +233,7 @@ def describe_non_network(path, flag="--network", accepts=NETWORK_FORMS):
     Returns:
         str, e.g. for a pickle: ``"--network 'x.pkl' is a pickle: convert NVIDIA's TF1
         StyleGAN2 pickles with `python scripts/import_nvidia.py --source=x.pkl --out=DIR`
-        first, then pass --network=DIR (stylegan2-ada-pytorch pickles are not supported)."``
+        first, then pass --network=DIR."``
     """
     name = os.path.basename(path)
     lower = name.lower()
@@ -248,13 +248,12 @@ def describe_non_network(path, flag="--network", accepts=NETWORK_FORMS):
                 f"{flag}={os.path.dirname(path) or '.'}")
     if lower.endswith((".pt", ".pth")) or b"torch_utils.persistence" in head or \
             b"torch._utils" in head:
-        return (f"{flag} {path!r} is {PYTORCH_PICKLE} (import those with `python "
-                "scripts/import_nvidia.py --source=PKL --out=DIR`).")
+        return f"{flag} {path!r} is {PYTORCH_PICKLE}, then pass {flag}=DIR."
     if lower.endswith((".pkl", ".pickle")) or (head[:1] == b"\x80" and head[1:2] in
                                                 b"\x02\x03\x04\x05"):
-        return (f"{flag} {path!r} is a pickle: convert NVIDIA's TF1 StyleGAN2 pickles with "
-                f"`python scripts/import_nvidia.py --source={path} --out=DIR` first, then pass "
-                f"{flag}=DIR (stylegan2-ada-pytorch .pkl files are not supported).")
+        return (f"{flag} {path!r} is a pickle: convert NVIDIA's StyleGAN2 pickles (TF1 or "
+                f"stylegan2-ada-pytorch) with `python scripts/import_nvidia.py --source={path} "
+                f"--out=DIR` first, then pass {flag}=DIR.")
     if lower.endswith(".npz") or head[:4] == b"PK\x03\x04":
         return (f"{flag} {path!r} is a .npz (or zip) of weights: only --transfer_from reads "
                 "weights files (a .npz written by tfdisgan.transfer.save_npz or "

@@ -413,8 +413,9 @@ def define_export_flags():
 
 def define_import_nvidia_flags():
     """Flags of scripts/import_nvidia.py."""
-    flags.DEFINE_string("source", None, "Official NVIDIA StyleGAN2 TensorFlow pickle, e.g. "
-                        "stylegan2-church-config-f.pkl (read without executing its code).")
+    flags.DEFINE_string("source", None, "Official NVIDIA StyleGAN2 pickle: TensorFlow "
+                        "(stylegan2-church-config-f.pkl) or stylegan2-ada-pytorch "
+                        "(network-snapshot-*.pkl), read without torch or executing its code.")
     flags.DEFINE_string("out", None, "Output: a folder (run layout: config.json + "
                         "checkpoints/) or, with --format=npz, a .npz file.")
     flags.DEFINE_enum("format", "run", ["run", "npz"],

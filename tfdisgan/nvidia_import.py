@@ -49,8 +49,8 @@ and ``Gs`` (the EMA) to ``generator_ema``.
 Limitations: unconditional networks only (the TF1 StyleGAN2 label embedding
 ``LabelConcat`` is concatenated before the normalisation, not after as ours); config E/F
 architectures (G "skip", D "resnet", 3 colour channels). stylegan2-ada-pytorch pickles are
-not supported: their torch tensors and ``torch_utils.persistence`` classes cannot be read
-without torch (the unpickler refuses them by name). Official TF1 networks have no
+read by `tfdisgan.torch_pickle` and mapped by `tfdisgan.pytorch_import` (`import_network`
+tells the kinds apart). Official TF1 networks have no
 ``conv_clamp``; our StyleGAN2 clamps conv outputs at 256, which only matters for
 activations above 256.
 
@@ -65,6 +65,11 @@ import pickle
 import re
 
 import numpy as np
+
+from tfdisgan import pytorch_import, torch_pickle
+
+KINDS = {"tensorflow": "a TensorFlow StyleGAN2 pickle (NVlabs/stylegan2, TF stylegan2-ada)",
+         "pytorch": "a stylegan2-ada-pytorch pickle"}
 
 IGNORED_VARIABLES = ("lod",)
 
@@ -113,26 +118,10 @@ class TFNetwork:
         return list(self.state.get("variables") or [])
 
 
-class _EasyDict(dict):
-    """Placeholder for ``dnnlib.util.EasyDict`` (a dict with attribute access)."""
-
-    def __setstate__(self, state):
-        self.update(state)
-
-
-# numpy's reconstruction functions, found from numpy itself (the module moved from
-# numpy.core to numpy._core in numpy 2; the official pickles name the former).
-_RECONSTRUCT = np.empty(0).__reduce__()[0]
-_SCALAR = np.float32(0).__reduce__()[0]
 _ALLOWED_GLOBALS = {
-    ("numpy.core.multiarray", "_reconstruct"): _RECONSTRUCT,
-    ("numpy._core.multiarray", "_reconstruct"): _RECONSTRUCT,
-    ("numpy.core.multiarray", "scalar"): _SCALAR,
-    ("numpy._core.multiarray", "scalar"): _SCALAR,
-    ("numpy", "ndarray"): np.ndarray,
-    ("numpy", "dtype"): np.dtype,
+    **torch_pickle.NUMPY_GLOBALS,
     ("dnnlib.tflib.network", "Network"): TFNetwork,
-    ("dnnlib.util", "EasyDict"): _EasyDict,
+    ("dnnlib.util", "EasyDict"): torch_pickle.EasyDict,
 }
 
 
@@ -413,6 +402,7 @@ def train_config(arch, source_name):
         resolution=arch["resolution"], z_dim=arch["z_dim"], w_dim=arch["w_dim"],
         channel_base=arch["channel_base"], channel_max=arch["channel_max"],
         mapping_layers=arch["mapping_layers"], mbstd_group=arch["mbstd_group"],
+        conditional=bool(arch.get("num_classes")),
         num_fp16_res=0, augment="none", showcase=False, steps=1,
     )
     return config_lib.fill_defaults(config, arch["resolution"], 1)
@@ -425,15 +415,40 @@ def build_model(arch, source_name="official"):
     from tfdisgan import runs
 
     config = train_config(arch, source_name)
-    model, step = runs.build_model(config, 0, tf.distribute.get_strategy())
+    model, step = runs.build_model(config, arch.get("num_classes", 0),
+                                   tf.distribute.get_strategy())
     return model, step, config
+
+
+def pickle_kind(path):
+    """``"tensorflow"`` (NVlabs/stylegan2, TF stylegan2-ada) or ``"pytorch"``
+    (stylegan2-ada-pytorch) from the class names a network pickle spells out near its start
+    (pickles store global names as plain text; nothing is unpickled).
+
+    Raises:
+        NvidiaImportError: neither kind's classes appear.
+    """
+    with open(path, "rb") as handle:
+        head = handle.read(1 << 20)
+    found = {kind: head.find(marker) for kind, marker in (
+        ("tensorflow", b"dnnlib.tflib.network"), ("pytorch", b"torch_utils.persistence"))}
+    found = {kind: at for kind, at in found.items() if at >= 0}
+    if not found:
+        raise NvidiaImportError(f"{path}: not an official StyleGAN2 network pickle (neither "
+                                "dnnlib.tflib.network nor torch_utils.persistence classes).")
+    return min(found, key=found.get)
 
 
 def import_network(source, out, fmt="run", overwrite=False, verbose=True):
     """Converts an official pickle into a run-style folder or a ``.npz``.
 
+    Both kinds are taken, each told apart by the classes it names (`pickle_kind`) and read
+    without running anything from it: NVIDIA's TensorFlow pickles (this module) and
+    stylegan2-ada-pytorch snapshots (`tfdisgan.pytorch_import`, its G, D and G_ema;
+    conditional ones too).
+
     Args:
-        source: path of the official TF pickle.
+        source: path of the official pickle.
         out: output folder (``fmt="run"``: ``config.json``, ``checkpoints/ckpt-0``,
             ``import_report.json``; usable as ``--network`` of scripts/generate.py,
             style_mix.py, export.py and as ``--transfer_from``) or ``.npz`` file
@@ -448,34 +463,50 @@ def import_network(source, out, fmt="run", overwrite=False, verbose=True):
     Raises:
         pickle.UnpicklingError, NvidiaImportError, FileExistsError: see `load_pickle` and
             `convert`; `out` exists without `overwrite`.
+        pytorch_import.PytorchImportError: a stylegan2-ada-pytorch setting ours lacks.
     """
     if fmt not in ("run", "npz"):
         raise ValueError(f"fmt must be 'run' or 'npz'. Received: fmt={fmt!r}")
     if os.path.exists(out) and not overwrite:
         raise FileExistsError(f"{out} exists; pass --overwrite to replace it.")
-    G, D, Gs = load_pickle(source)
-    arch = architecture(G, D)
+    kind = pickle_kind(source)
+    if kind == "pytorch":
+        nets = pytorch_import.load_pickle(source)
+        arch = pytorch_import.architecture(nets["G"], nets["D"])
+        names = ["G", "D", "G_ema"]
+    else:
+        G, D, Gs = load_pickle(source)
+        arch = architecture(G, D)
+        names = [G.name, D.name, Gs.name]
 
     from tfdisgan import runs, transfer
 
     name = os.path.basename(os.fspath(source))
     model, step, config = build_model(arch, name)
-    weights, rows = convert(G, D, Gs, model)
+    if kind == "pytorch":
+        weights, rows = pytorch_import.convert(nets, model)
+    else:
+        weights, rows = convert(G, D, Gs, model)
     named = transfer.named_variables(model)
     for key, value in weights.items():
         named[key].assign(value)
-    info = {"source": os.path.abspath(source), "official_networks": [G.name, D.name, Gs.name],
-            "architecture": arch, "variables": rows}
+    info = {"source": os.path.abspath(source), "kind": KINDS[kind],
+            "official_networks": names, "variables": rows,
+            "architecture": {k: v for k, v in arch.items() if k != "official"}}
+    if kind == "pytorch":
+        info.update(official_kwargs=arch["official"], **pytorch_import.describe_extras(nets))
     if fmt == "npz":
         transfer.write_npz(out, weights, {**transfer.describe_model(model),
                                           "imported_from": info["source"]})
     else:
-        runs.write_run(out, model, step, config, 0, extra={"import_report.json": info},
-                       overwrite=True)
+        runs.write_run(out, model, step, config, arch.get("num_classes", 0),
+                       extra={"import_report.json": info}, overwrite=True)
     if verbose:
-        print(f"Imported {len(rows)} variables of {G.name}/{D.name}/{Gs.name} "
+        classes = f", {arch['num_classes']} classes" if arch.get("num_classes") else ""
+        print(f"Found {KINDS[kind]}. Imported {len(rows)} variables of {'/'.join(names)} "
               f"({arch['resolution']} px, z {arch['z_dim']}, w {arch['w_dim']}, channel_base "
-              f"{arch['channel_base']}, {arch['mapping_layers']} mapping layers) -> {out}")
+              f"{arch['channel_base']}, {arch['mapping_layers']} mapping layers{classes}) "
+              f"-> {out}")
     return out
 
 
