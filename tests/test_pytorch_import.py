@@ -92,6 +92,23 @@ class PytorchImportTest(tf.test.TestCase):
                                       tf.constant(labels)], training=False)
         self.assertAllClose(np.reshape(logits, [-1]), e["d_logits"].reshape(-1), atol=1e-4)
 
+    def test_projection_and_serving_take_the_import(self):
+        from tfdisgan import projection
+
+        e = self.expected
+        view = export.load_network(self.out)
+        target = _official_uint8(e["img_ema"][1:2])[0]  # the official G_ema's class-1 image
+        result = projection.project(view, target, steps=30, label=1, w_avg_samples=500,
+                                    distance=projection.make_distance("pixel_ssim"))
+        self.assertEqual(result.ws.shape, (6, 16))
+        first = view.images_from_ws(result.frames[:1])[0]  # after the first step
+        self.assertGreater(result.psnr, projection.psnr(first, target))
+        self.assertLess(result.losses[-1], result.losses[0])
+        saved = export.export_saved_model(view, os.path.join(self.tmp, "serve", "fire", "1"))
+        served = export.load_network(saved)
+        self.assertAllEqual(served.images_from_z(e["z"][:2], [0, 2]),
+                            view.images_from_z(e["z"][:2], [0, 2]))
+
     def test_transfer_from_the_import_through_training_run(self):
         # The imported folder as --transfer_from of the main model on its defaults (R1 and
         # path length at step 0), fine-tuned on the 4 built-in classes (the official model
