@@ -24,6 +24,19 @@ A+B, B+A for the --rows seeds) and, with --gif, mix_*.gif sweeping the crossover
 layer-swapped generator (A's synthesis blocks up to the split, B's above; --swap_mode=smooth
 blends them) as a run folder that --network, scripts/export.py and --transfer_from take.
 
+A real photo of a building, on fire: --photo projects it into A (the building or church
+model; scripts/project.py's steps, schedule and distance) and mixes its styles with B's
+(fire) seeds in both directions: the photo's 4-8 px layout under B's texture (its column of
+mix_a4-8_*.png, rows = --rows of B) and B's layout under the photo's texture (its row of
+mix_b4-8_*.png, columns = --cols of B), the sweeps with --gif, and with --swap_out the
+photo's styles through the layer-swapped generator (photo_swapped.png):
+
+    python scripts/style_mix.py --network_a=runs/00003-church --network_b=runs/00004-fire \
+        --photo=my_building.jpg --split=8 --rows=0-5 --cols=0-5 --gif \
+        --swap_out=runs/church_on_fire --outdir=out/my_building_on_fire
+
+--photo_w=out/proj/projected_w.npz uses a photo projected before (into A).
+
 Two classes of one conditional generator (coarse from --class_a, the rest from --class_b):
 
     python scripts/style_mix.py --network=runs/00005-disasters --class_a=earthquake \
@@ -64,6 +77,10 @@ def _mode():
         return "classes"
     if FLAGS.swap_out:
         raise ValueError("--swap_out needs two generators (--network_a, --network_b).")
+    if FLAGS.photo or FLAGS.photo_w:
+        raise ValueError("--photo/--photo_w mix a real photo across two generators "
+                         "(--network_a, --network_b); within one --network use --row_ws or "
+                         "--col_ws.")
     return "single"
 
 
@@ -89,14 +106,17 @@ def main(argv):
         else:
             if FLAGS.row_ws or FLAGS.col_ws:
                 raise ValueError("--row_ws/--col_ws: projected ws mix within one --network "
-                                 "(cross-domain and class mixing take seeds)")
+                                 "(across --network_a/--network_b a photo is --photo or "
+                                 "--photo_w)")
             written = figures.write_cross_mix(
                 FLAGS.outdir, rows, cols, FLAGS.split,
                 network=FLAGS.network if mode == "classes" else None,
                 network_a=FLAGS.network_a, network_b=FLAGS.network_b, class_a=FLAGS.class_a,
                 class_b=FLAGS.class_b, render=FLAGS.render, swap_out_dir=FLAGS.swap_out,
                 swap_mode=FLAGS.swap_mode, swap_width=FLAGS.swap_width,
-                swap_mapping=FLAGS.swap_mapping, overwrite=FLAGS.overwrite, **common)
+                swap_mapping=FLAGS.swap_mapping, overwrite=FLAGS.overwrite,
+                photo=FLAGS.photo, photo_w=FLAGS.photo_w, project_steps=FLAGS.project_steps,
+                **common)
     except (ValueError, FileExistsError) as error:  # bad flags, networks, classes, a DCGAN
         print(f"style_mix: error: {error}", file=sys.stderr)
         return 2

@@ -331,6 +331,56 @@ class ScriptTest(tf.test.TestCase):
         self.assertAllEqual(loaded.images_from_seeds([0, 1], 1),
                             expected.images_from_seeds([0, 1], 1))
 
+    def test_a_real_photo_on_fire(self):
+        # "This real building, on fire": a photo the generators never made (a built-in
+        # scene) is projected into A, then mixed with B's seeds both ways, swept, and
+        # rendered by the layer-swapped generator, in one command.
+        (path_a, model_a), (path_b, model_b) = self.runs
+        from PIL import Image
+
+        from tfdisgan.data import procedural
+
+        photo = os.path.join(self.root, "building.png")
+        Image.fromarray(procedural.generate(8, 64, seed=7)[0][2]).save(photo)
+        out = os.path.join(self.root, "photo_out")
+        swap = os.path.join(self.root, "photo_swap")
+        result = self._script(f"--network_a={path_a}", f"--network_b={path_b}", "--split=8",
+                              f"--photo={photo}", "--project_steps=5", "--rows=0,1",
+                              "--cols=2", "--class_a=earthquake", "--class_b=building_fire",
+                              f"--outdir={out}", f"--swap_out={swap}")
+        self.assertEqual(result.returncode, 0, result.stderr)
+        self.assertIn("Projected", result.stdout)
+        self.assertEqual(sorted(os.listdir(out)), [
+            "both_directions.png", "mix_a4-8_b16-32.gif", "mix_a4-8_b16-32.png",
+            "mix_b4-8_a16-32.gif", "mix_b4-8_a16-32.png", "photo_swapped.png", "projection"])
+        self.assertTrue(os.path.isfile(os.path.join(out, "projection", "proj.png")))
+        ws = np.load(os.path.join(out, "projection", "projected_w.npz"))["w"]
+        self.assertEqual(ws.shape, (1, model_a.generator.num_ws, 32))
+        # The figures are the photo's styles mixed with B's seeds: forward, the photo is
+        # the one column (B's rows 0 and 1 take its 4-8 px styles); reverse, the one row.
+        mix = mixing.cross_domain_mix(model_a, model_b, [0, 1], [2], "8", class_a=2,
+                                      class_b=0, ws_a=ws)
+        self.assertEqual(mix.forward.mixed.shape[:2], (2, 1))
+        self.assertEqual(mix.reverse.mixed.shape[:2], (1, 1))
+        for stem, figure in (("a4-8_b16-32", mix.forward), ("b4-8_a16-32", mix.reverse)):
+            with Image.open(os.path.join(out, f"mix_{stem}.png")) as image:
+                self.assertAllEqual(np.asarray(image), figure.image)
+        # (--render=b: B's synthesis draws every cell of both figures, the photo's too)
+        self.assertAllEqual(mix.forward.col_images[0],
+                            mixing.GeneratorView(model_b).images_from_ws(ws)[0])
+        self.assertAllEqual(mix.reverse.row_images[0], mix.forward.col_images[0])
+        # The layer-swapped generator renders the photo's styles on the right.
+        swapped = mixing.GeneratorView(mixing.swap_layers(model_a, model_b, 8))
+        with Image.open(os.path.join(out, "photo_swapped.png")) as image:
+            left, right = np.asarray(image)[:, :RES], np.asarray(image)[:, -RES:]
+        self.assertAllEqual(left, mixing.GeneratorView(model_a).images_from_ws(ws)[0])
+        self.assertAllEqual(right, swapped.images_from_ws(ws)[0])
+        result = self._script(f"--network={path_a}", f"--photo={photo}",
+                              f"--outdir={self.root}/bad")
+        self.assertEqual(result.returncode, 2, result.stderr)
+        self.assertIn("--photo/--photo_w mix a real photo across two generators",
+                      result.stderr)
+
     def test_flag_errors(self):
         path_a = self.runs[0][0]
         for args, message in (

@@ -399,6 +399,14 @@ def define_style_mix_flags():
     flags.DEFINE_enum("swap_mapping", "a", ["a", "b"],
                       "Layer swap: whose mapping network (and classes) the new generator has.")
     flags.DEFINE_boolean("overwrite", False, "Replace --swap_out if it exists.")
+    # A real photo in cross-domain mixing ("this building, on fire").
+    flags.DEFINE_string("photo", None, "Cross-domain mixing of a real photo: project this "
+                        "image into --network_a (files in OUTDIR/projection), then mix its "
+                        "styles with --network_b's seeds (--rows, --cols), both directions.")
+    flags.DEFINE_string("photo_w", None, "As --photo, with a photo already projected into "
+                        "--network_a (scripts/project.py's projected_w.npz).")
+    flags.DEFINE_integer("project_steps", 1000, "--photo: projection steps (official 1000).",
+                         lower_bound=1)
 
 
 def define_export_flags():

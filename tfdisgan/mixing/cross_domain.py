@@ -72,7 +72,7 @@ def renderers(view_a, view_b, render):
 
 
 def cross_domain_mix(network_a, network_b, row_seeds, col_seeds, split, render="b", psi=1.0,
-                     class_a=None, class_b=None, noise_mode="const"):
+                     class_a=None, class_b=None, noise_mode="const", ws_a=None):
     """Style mixing between two generators (or two classes), split by resolution, both ways.
 
     ``forward``: the rows are B's images, the columns give them A's styles at the
@@ -83,6 +83,11 @@ def cross_domain_mix(network_a, network_b, row_seeds, col_seeds, split, render="
 
     With ``network_b`` None (or the same model) and two classes, this mixes classes inside
     one conditional model: ``class_a``'s mapping gives the ``split.a`` styles.
+
+    With ``ws_a`` (a real photo projected into A, `tfdisgan.projection`), A's sources are
+    those styles instead of seeds: forward, the photo is the column whose coarse styles go
+    to B's row seeds ("this building, on fire"); reverse, it is the row that takes B's
+    column seeds' coarse styles. The seeds are then B's only.
 
     Args:
         network_a, network_b: generators (``GeneratorView``, GAN model or exported view)
@@ -95,6 +100,7 @@ def cross_domain_mix(network_a, network_b, row_seeds, col_seeds, split, render="
         psi: float, truncation of both.
         class_a, class_b: classes (id or name) of conditional sources, else None.
         noise_mode: ``"const"`` (default), ``"random"`` or ``"none"``.
+        ws_a: None, or A's styles ``[N, num_ws, w_dim]`` used as they are (no truncation).
 
     Returns:
         ``CrossMix``.
@@ -108,12 +114,13 @@ def cross_domain_mix(network_a, network_b, row_seeds, col_seeds, split, render="
         split = parse_split(split, view_a.resolution)
     synth_forward, synth_reverse = renderers(view_a, view_b, render)
     common = dict(psi=psi, noise_mode=noise_mode)
-    forward = style_mixing_grid(view_b, row_seeds, col_seeds, split.a_layers,
+    a_seeds = (row_seeds, col_seeds) if ws_a is None else ([], [])
+    forward = style_mixing_grid(view_b, row_seeds, a_seeds[1], split.a_layers,
                                 row_class=class_b, col_class=class_a, col_network=view_a,
-                                synthesis=synth_forward, **common)
-    reverse = style_mixing_grid(view_a, row_seeds, col_seeds, split.a_layers,
+                                synthesis=synth_forward, col_ws=ws_a, **common)
+    reverse = style_mixing_grid(view_a, a_seeds[0], col_seeds, split.a_layers,
                                 row_class=class_a, col_class=class_b, col_network=view_b,
-                                synthesis=synth_reverse, **common)
+                                synthesis=synth_reverse, row_ws=ws_a, **common)
     labels = (split.describe("A", "B"), split.describe("B", "A"))
     stems = (split.stem("a", "b"), split.stem("b", "a"))
     return CrossMix(split, forward, reverse, side_by_side([forward.image, reverse.image]),
@@ -121,8 +128,9 @@ def cross_domain_mix(network_a, network_b, row_seeds, col_seeds, split, render="
 
 
 def cross_domain_sweeps(network_a, network_b, row_seeds, col_seeds, render="b", psi=1.0,
-                        class_a=None, class_b=None, noise_mode="const"):
-    """GIF frames of both directions of ``cross_domain_mix``, sweeping the crossover layer.
+                        class_a=None, class_b=None, noise_mode="const", ws_a=None):
+    """GIF frames of both directions of ``cross_domain_mix``, sweeping the crossover layer
+    (``ws_a``: A's projected photos instead of A's seeds, as there).
 
     Returns:
         ``(forward_frames, reverse_frames)``: uint8 ``[num_ws + 1, ...]`` each
@@ -132,12 +140,13 @@ def cross_domain_sweeps(network_a, network_b, row_seeds, col_seeds, render="b", 
     view_a, view_b = pair_views(network_a, network_b, render)
     synth_forward, synth_reverse = renderers(view_a, view_b, render)
     common = dict(psi=psi, noise_mode=noise_mode)
-    forward = crossover_sweep(view_b, row_seeds, col_seeds, row_class=class_b,
+    a_seeds = (row_seeds, col_seeds) if ws_a is None else ([], [])
+    forward = crossover_sweep(view_b, row_seeds, a_seeds[1], row_class=class_b,
                               col_class=class_a, col_network=view_a, synthesis=synth_forward,
-                              **common)
-    reverse = crossover_sweep(view_a, row_seeds, col_seeds, row_class=class_a,
+                              col_ws=ws_a, **common)
+    reverse = crossover_sweep(view_a, a_seeds[0], col_seeds, row_class=class_a,
                               col_class=class_b, col_network=view_b, synthesis=synth_reverse,
-                              **common)
+                              row_ws=ws_a, **common)
     return forward, reverse
 
 

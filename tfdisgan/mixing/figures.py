@@ -7,12 +7,19 @@ import os
 import numpy as np
 
 from tfdisgan import export, runs
-from tfdisgan.images import save_png, write_gif
+from tfdisgan.images import save_png, side_by_side, write_gif
 from tfdisgan.mixing.cross_domain import cross_domain_mix, cross_domain_sweeps, paired_mix
 from tfdisgan.mixing.layer_swap import swap_layers, write_run
 from tfdisgan.mixing.resolutions import parse_split, synthesis_resolutions
 from tfdisgan.mixing.style_grid import crossover_sweep, style_mixing_grid
-from tfdisgan.projection import ProjectionError, read_projected_w
+from tfdisgan.projection import (
+    ProjectionError,
+    load_target,
+    make_distance,
+    project,
+    read_projected_w,
+    write_projection,
+)
 from tfdisgan.views import GeneratorView, parse_range
 
 
@@ -93,18 +100,57 @@ def swap_out(network_a, network_b, model_a, model_b, split_text, split, out, mod
                      overwrite=overwrite)
 
 
+def photo_styles(view_a, photo=None, photo_w=None, label=None, steps=1000,
+                 distance="auto", outdir=None, log=print):
+    """A's styles of a real photo: projected now (`photo`, an image file; the projection's
+    files go to ``outdir/projection``) or read from scripts/project.py's `photo_w`.
+
+    Returns:
+        float32 ``[1, num_ws, w_dim]``, or None when neither is given.
+
+    Raises:
+        ValueError: both given, an unreadable photo, a SavedModel A (no gradients), or a
+            ``projected_w.npz`` of another shape (naming the flag).
+    """
+    if photo and photo_w:
+        raise ValueError("give --photo (projected now) or --photo_w (projected before), not "
+                         "both.")
+    if photo_w:
+        return _projected([photo_w], view_a, "--photo_w")
+    if not photo:
+        return None
+    try:
+        target = load_target(photo, view_a.resolution)
+        result = project(view_a, target, steps=steps, label=label,
+                         distance=make_distance(distance))
+    except ProjectionError as error:
+        raise ValueError(str(error).replace("--target", "--photo")) from None
+    written = write_projection(os.path.join(outdir, "projection"), result, view_a)
+    log(f"Projected {photo} into A: PSNR {result.psnr:.1f} dB ({result.distance_label}): "
+        f"{written['proj.png']}")
+    return result.ws[None]
+
+
 def write_cross_mix(outdir, rows, cols, split, network=None, network_a=None, network_b=None,
                     class_a=None, class_b=None, render="b", psi=1.0, noise_mode="const",
                     gif=False, fps=24, swap_out_dir=None, swap_mode="hard", swap_width=1.0,
-                    swap_mapping="a", overwrite=False, log=print):
+                    swap_mapping="a", overwrite=False, log=print, photo=None, photo_w=None,
+                    project_steps=1000, distance="auto"):
     """Two generators (`network_a`, `network_b`) or two classes of one (`network`,
     `class_a`, `class_b`) split by resolution (`split`, e.g. "8"), both directions:
     ``mix_*.png``, ``both_directions.png``, ``same_z.png`` (when the z sizes agree), with
     `gif` the sweeps, and with `swap_out_dir` a layer-swapped run folder. Returns the
     paths written.
 
+    With `photo` (projected into A for `project_steps`) or `photo_w` (its
+    ``projected_w.npz``), A's sources are that real photo instead of seeds and `rows` /
+    `cols` are B's seeds ("this building, on fire": the photo's layout under B's texture,
+    and the reverse); with `swap_out_dir` too, ``photo_swapped.png`` shows the photo's
+    styles rendered by A's and by the layer-swapped generator.
+
     Raises:
-        ValueError: DCGANs, mismatched generators, bad split, classes or seeds.
+        ValueError: DCGANs, mismatched generators, bad split, classes or seeds, a photo
+            with class mixing.
         FileExistsError: `swap_out_dir` exists without `overwrite`.
     """
     model_a = model_b = None
@@ -119,10 +165,14 @@ def write_cross_mix(outdir, rows, cols, split, network=None, network_a=None, net
     for view, which in ((view_a, "A"), (view_b, "B")):
         view.require_styles(f"network {which}")
     split_text, split = split, parse_split(split, view_a.resolution, "--split")
+    if network is not None and (photo or photo_w):
+        raise ValueError("--photo/--photo_w: a real photo mixes across two generators "
+                         "(--network_a, --network_b), not classes of one.")
+    os.makedirs(outdir, exist_ok=True)
+    ws_a = photo_styles(view_a, photo, photo_w, class_a, project_steps, distance, outdir, log)
     common = dict(render=render, psi=psi, class_a=class_a, class_b=class_b,
                   noise_mode=noise_mode)
-    mix = cross_domain_mix(view_a, view_b, rows, cols, split, **common)
-    os.makedirs(outdir, exist_ok=True)
+    mix = cross_domain_mix(view_a, view_b, rows, cols, split, ws_a=ws_a, **common)
     written = []
     for figure, stem, label in zip((mix.forward, mix.reverse), mix.stems, mix.labels,
                                    strict=True):
@@ -132,12 +182,12 @@ def write_cross_mix(outdir, rows, cols, split, network=None, network_a=None, net
         log(f"{label}: {path}")
     written.append(os.path.join(outdir, "both_directions.png"))
     save_png(mix.image, written[-1])
-    if view_a.z_dim == view_b.z_dim:
+    if view_a.z_dim == view_b.z_dim and ws_a is None:
         paired = paired_mix(view_a, view_b, rows, split, **common)
         written.append(os.path.join(outdir, "same_z.png"))
         save_png(paired.image, written[-1])
     if gif:
-        sweeps = cross_domain_sweeps(view_a, view_b, rows, cols, **common)
+        sweeps = cross_domain_sweeps(view_a, view_b, rows, cols, ws_a=ws_a, **common)
         for frames, stem in zip(sweeps, mix.stems, strict=True):
             written.append(write_gif(frames, os.path.join(outdir, f"mix_{stem}.gif"), fps))
     if swap_out_dir:
@@ -145,4 +195,10 @@ def write_cross_mix(outdir, rows, cols, split, network=None, network_a=None, net
         written.append(swap_out(network_a, network_b, model_a, model_b, split_text, split,
                                 swap_out_dir, swap_mode, swap_width, swap_mapping, names,
                                 overwrite))
+        if ws_a is not None:  # A's render of the photo | the swapped generator's
+            swapped = export.load_network(swap_out_dir)
+            written.append(os.path.join(outdir, "photo_swapped.png"))
+            save_png(side_by_side([view_a.images_from_ws(ws_a, noise_mode)[0],
+                                   swapped.images_from_ws(ws_a, noise_mode)[0]]), written[-1])
+            log(f"The photo's styles through A | the layer-swapped generator: {written[-1]}")
     return written
