@@ -299,43 +299,32 @@ def _load_legacy(handle):
                                f"{protocol!r})")
     if not isinstance(info, dict) or not info.get("little_endian", False):
         raise TorchPickleError("A big-endian torch.save file")
-    wanted = {}
+    wanted = {}  # the pickle's storages: key -> storage type (their bytes come after it)
 
     def storage(key, storage_type, numel):
-        if key not in wanted:
-            wanted[key] = [storage_type, numel, None]
-        return wanted[key]
+        del numel  # the count is stored again before the bytes
+        wanted[key] = storage_type
+        return _Pending(key)
 
     obj = RestrictedUnpickler(handle, storage).load()
-    keys = RestrictedUnpickler(handle).load()
-    built = {}
-    for key in keys:
-        (count,) = struct.unpack("<q", handle.read(8))
-        entry = wanted.get(str(key))
-        if entry is None:
-            raise TorchPickleError(f"Storage {key!r} is stored but never used")
-        itemsize = 2 if entry[0].dtype == "bfloat16" else np.dtype(entry[0].dtype).itemsize
-        data = handle.read(count * itemsize)
-        if len(data) != count * itemsize:
-            raise TorchPickleError(f"Storage {key!r} is cut short")
-        built[str(key)] = Storage(entry[0].dtype, data)
-    return _resolve(obj, wanted, built)
+    keys = [str(key) for key in RestrictedUnpickler(handle).load()]
+    if not isinstance(obj, _Pending) or keys != [obj.key]:
+        raise TorchPickleError(f"A legacy torch.save file holding a {type(obj).__name__} and "
+                               f"{len(keys)} storages; only single storages are read")
+    dtype = wanted[obj.key].dtype
+    (count,) = struct.unpack("<q", handle.read(8))
+    size = count * (2 if dtype == "bfloat16" else np.dtype(dtype).itemsize)
+    data = handle.read(size)
+    if len(data) != size:
+        raise TorchPickleError(f"Storage {obj.key!r} is cut short")
+    return Storage(dtype, data)
 
 
-def _resolve(obj, wanted, built):
-    """In the legacy format the storages' bytes follow the pickle: the pickle was given
-    placeholders, replaced here (a nested file holds one storage or one tensor)."""
-    for key in wanted:
-        if key not in built:
-            raise TorchPickleError(f"Storage {key!r} has no data in the file")
-    if isinstance(obj, list) and len(obj) == 3 and obj[2] is None and isinstance(
-            obj[0], StorageType):
-        # The placeholder itself: `storage()` returned [type, numel, None].
-        for key, entry in wanted.items():
-            if entry is obj:
-                return built[key]
-    raise TorchPickleError(f"A legacy torch.save file holding a {type(obj).__name__}; only "
-                           "single storages are read")
+class _Pending:
+    """A storage named by the pickle of a legacy torch.save file, read after it."""
+
+    def __init__(self, key):
+        self.key = key
 
 
 def load(handle):
