@@ -59,6 +59,126 @@ class BiasActTest(tf.test.TestCase, parameterized.TestCase):
             bias_act(tf.zeros([2, 3]), **kwargs)
 
 
+class ClampGradientTest(tf.test.TestCase):
+    """`clamp_values` (bias_act's clamp) against ``tf.clip_by_value``: same values, same
+    first- and second-order gradients, bounds included, in every way TensorFlow
+    differentiates it, and no traced graph left in TensorFlow's gradient registry."""
+
+    def _inputs(self):
+        # Inside, outside and exactly on both bounds.
+        x = np.array([[-3.0, -2.0, -1.0, 0.5, 2.0, 2.5, 7.0, -0.25]], np.float32)
+        return tf.constant(x), tf.constant(_normal([1, 8], seed=4))
+
+    def _first_and_second(self, clamp_fn, x, dy):
+        # d/dx sum(dy * clamp(x)) and d/dx sum(g^2) with g = d/dx sum(clamp(x)^2 * dy),
+        # the shape of R1 (a gradient penalty differentiated again).
+        with tf.GradientTape() as outer:
+            outer.watch(x)
+            with tf.GradientTape() as inner:
+                inner.watch(x)
+                y = clamp_fn(x * 1.0)
+                loss = tf.reduce_sum(tf.square(y) * dy)
+            g = inner.gradient(loss, x)
+            penalty = tf.reduce_sum(tf.square(g))
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            first = tf.reduce_sum(clamp_fn(x * 1.0) * dy)
+        return clamp_fn(x), tape.gradient(first, x), outer.gradient(penalty, x)
+
+    def test_equals_clip_by_value_eager_and_traced(self):
+        from tfdisgan.layers.bias_act import clamp_values
+
+        x, dy = self._inputs()
+
+        def ours(v):
+            return clamp_values(v, 2.0)
+
+        def clip(v):
+            return tf.clip_by_value(v, -2.0, 2.0)
+
+        want = [t.numpy() for t in self._first_and_second(clip, x, dy)]
+        # The bounds pass the gradient (torch's clamp backward): -2 and 2 get dy.
+        self.assertAllEqual(want[1][0] != 0, [False, True, True, True, True, False, False, True])
+        eager = self._first_and_second(ours, x, dy)
+        traced = tf.function(lambda a, b: self._first_and_second(ours, a, b))(x, dy)
+        for got in (eager, traced):
+            for a, b in zip(got, want, strict=True):
+                self.assertAllEqual(a, b)
+
+    def test_symbolic_gradient_inside_cond_and_no_registry_entry(self):
+        from tfdisgan import graph_memory
+        from tfdisgan.layers.bias_act import clamp_values
+
+        x, dy = self._inputs()
+        before = graph_memory.custom_gradient_names()
+
+        @tf.function
+        def grads(v):
+            # tf.cond's gradient goes through the registered (symbolic) gradient.
+            with tf.GradientTape() as tape:
+                tape.watch(v)
+                y = tf.cond(tf.reduce_sum(v) > -100.0, lambda: clamp_values(v * 1.0, 2.0),
+                            lambda: v)
+                loss = tf.reduce_sum(y * dy)
+            return tape.gradient(loss, v), tf.gradients(tf.reduce_sum(
+                clamp_values(v, 2.0) * dy), v)[0]
+
+        by_tape, by_symbolic = grads(x)
+        want = np.where(np.abs(x.numpy()) <= 2.0, dy.numpy(), 0.0)
+        self.assertAllEqual(by_tape, want)
+        self.assertAllEqual(by_symbolic, want)
+        self.assertEqual(graph_memory.custom_gradient_names(), before)
+
+    def test_half_dtypes(self):
+        from tfdisgan.layers.bias_act import clamp_values
+
+        for dtype in (tf.float16, tf.bfloat16):
+            x = tf.cast(self._inputs()[0], dtype)
+            with tf.GradientTape() as tape:
+                tape.watch(x)
+                y = clamp_values(x, 2.0)
+            self.assertEqual(y.dtype, dtype)
+            self.assertAllEqual(tf.cast(y, tf.float32), np.clip(x.numpy().astype(np.float32),
+                                                               -2, 2))
+            self.assertAllEqual(tf.cast(tape.gradient(y, x), tf.float32),
+                                (np.abs(x.numpy().astype(np.float32)) <= 2).astype(np.float32))
+
+
+class FoldedGainTest(tf.test.TestCase, parameterized.TestCase):
+    def test_foldable_gain(self):
+        from tfdisgan.layers.bias_act import foldable_gain
+
+        self.assertEqual(foldable_gain("lrelu", SQRT2), SQRT2)
+        self.assertEqual(foldable_gain("linear", 0.5), 0.5)
+        self.assertIsNone(foldable_gain("tanh", 2.0))  # tanh(2x) != 2 tanh(x)
+        self.assertIsNone(foldable_gain("lrelu", -1.0))
+        self.assertIsNone(foldable_gain("lrelu", tf.constant(2.0)))
+
+    @parameterized.parameters(("lrelu", 1.0, 256.0), ("lrelu", np.sqrt(0.5), 0.3),
+                              ("linear", np.sqrt(0.5), None), ("tanh", 1.0, None))
+    def test_conv_with_the_gain_folded_equals_the_gain_applied_after(self, act, gain, clamp):
+        layer = EqualizedConv2D(6, 3, activation=act, conv_clamp=clamp, down=2)
+        x = tf.constant(_normal([2, 8, 8, 4]))
+        layer.build(x.shape)
+        layer.bias.assign(_normal([6], seed=2))
+        with tf.GradientTape() as tape:
+            y = layer(x, gain=gain)
+            loss = tf.reduce_sum(y * _normal([2, 4, 4, 6], seed=3))
+        got = tape.gradient(loss, [layer.weight, layer.bias])
+        # The unfolded definition: bias_act after the convolution, gain * act's gain.
+        with tf.GradientTape() as tape:
+            w = layer.weight * layer.weight_gain
+            pre = conv2d_resample(x, w, f=setup_filter([1, 3, 3, 1]), down=2, padding=1)
+            clamp_at = None if clamp is None else clamp * gain
+            want_y = bias_act(pre, layer.bias, act=act, gain=ACTIVATIONS[act].def_gain * gain,
+                              clamp=clamp_at)
+            loss = tf.reduce_sum(want_y * _normal([2, 4, 4, 6], seed=3))
+        want = tape.gradient(loss, [layer.weight, layer.bias])
+        self.assertAllClose(y, want_y, atol=1e-6, rtol=1e-6)
+        for a, b in zip(got, want, strict=True):
+            self.assertAllClose(a, b, atol=1e-5, rtol=1e-5)
+
+
 class EqualizedDenseTest(tf.test.TestCase, parameterized.TestCase):
     @parameterized.parameters((1.0, 0.0, "linear"), (0.01, 0.5, "lrelu"), (0.1, 1.0, "relu"))
     def test_matches_official_formula(self, lr, bias_init, act):

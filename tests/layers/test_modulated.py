@@ -110,6 +110,28 @@ class ModulatedConv2dOpTest(tf.test.TestCase, parameterized.TestCase):
         for a, b in zip(run(True), run(False), strict=True):
             self.assertAllClose(a, b, atol=1e-4, rtol=1e-4)
 
+    @parameterized.named_parameters(*_mod_cases())
+    def test_gain_is_the_output_scaled(self, fused, up, demodulate):
+        # SynthesisLayer folds its activation gain in here: gain * (conv + noise), with
+        # the gradients of the output scaled after.
+        x = tf.constant(_normal([2, 8, 8, 4]))
+        weight = tf.Variable(_normal([3, 3, 4, 5], seed=1))
+        styles = tf.Variable(_normal([2, 4], seed=2))
+        noise = tf.constant(_normal([2, 8 * up, 8 * up, 1], seed=3))
+        dy = _normal([2, 8 * up, 8 * up, 5], seed=4)
+
+        def run(gain):
+            with tf.GradientTape() as tape:
+                tape.watch(x)
+                y = modulated_conv2d(x, weight, styles, noise=noise, up=up, padding=1,
+                                     resample_filter=FILTER, demodulate=demodulate,
+                                     flip_weight=(up == 1), fused_modconv=fused, gain=gain)
+                loss = tf.reduce_sum(y * dy)
+            return [y, *tape.gradient(loss, [x, weight, styles])]
+
+        for a, b in zip(run(SQRT2), run(1.0), strict=True):
+            self.assertAllClose(a, b * SQRT2, atol=1e-4, rtol=1e-4)
+
     def test_demodulated_output_has_unit_variance(self):
         x = _normal([4, 16, 16, 64])
         weight = _normal([3, 3, 64, 64], seed=1)

@@ -13,9 +13,12 @@ Reference:
 from __future__ import annotations
 
 import collections
+import threading
+import uuid
 
 import numpy as np
 import tensorflow as tf
+from tensorflow.python.eager import record
 
 from tfdisgan._validate import is_number
 
@@ -50,6 +53,26 @@ def check_activation(activation):
 def default_gain(activation):
     """The default output gain of ``activation`` (``sqrt(2)`` for relu/lrelu/swish)."""
     return ACTIVATIONS[check_activation(activation)].def_gain
+
+
+# Activations with act(g * x) = g * act(x) for g > 0: a layer can fold its output gain into
+# the linear operation before them.
+_POSITIVELY_HOMOGENEOUS = ("linear", "relu", "lrelu")
+
+
+def foldable_gain(act, gain):
+    """The gain a layer may fold into its weights (or demodulation coefficients) and bias
+    before `bias_act`, calling it with ``gain=1``: ``gain`` when ``act`` commutes with a
+    positive scale (linear, relu, lrelu) and ``gain`` is a positive number; else None.
+
+    ``act(conv(x, g * w) + g * b) = g * act(conv(x, w) + b)`` for those activations, and the
+    scaling then costs a multiply of the (small) weights instead of one over the whole
+    activation tensor, forward and backward. The clamp still applies after the gain.
+    """
+    check_activation(act)
+    if act in _POSITIVELY_HOMOGENEOUS and is_number(gain) and gain > 0:
+        return float(gain)
+    return None
 
 
 def bias_act(x, b=None, act="linear", alpha=None, gain=None, clamp=None, axis=-1):
@@ -110,5 +133,75 @@ def bias_act(x, b=None, act="linear", alpha=None, gain=None, clamp=None, axis=-1
     if tf.is_tensor(gain) or gain != 1:
         x = x * tf.cast(gain, x.dtype)
     if clamp is not None:
-        x = tf.clip_by_value(x, -tf.cast(clamp, x.dtype), tf.cast(clamp, x.dtype))
+        x = clamp_values(x, clamp)
     return x
+
+
+def _clamp_gradient(x, y, dy):
+    # torch's clamp backward: the gradient passes where -c <= x <= c (bounds included),
+    # i.e. exactly where the clamp left x unchanged; NaN inputs get none.
+    return tf.where(tf.equal(x, y), dy, tf.zeros([], dy.dtype))
+
+
+_GRADIENT_LOCK = threading.Lock()
+_GRADIENT_NAME = []
+
+
+def _registered_clamp_gradient():
+    """The registered gradient of the graph-mode clamp (symbolic ``tf.gradients``,
+    cond/while gradients), made once per process; it holds no graph. SavedModel export
+    traces registered gradients without an op: it gets none (serving never
+    differentiates)."""
+    with _GRADIENT_LOCK:
+        if not _GRADIENT_NAME:
+            name = f"TfdisganClamp_{uuid.uuid4().hex[:8]}"
+
+            def gradient(op, dy, *unused):
+                if op is None:
+                    return [None, None]
+                y, x = op.inputs
+                return [None, _clamp_gradient(x, y, dy)]
+
+            tf.RegisterGradient(name)(gradient)
+            _GRADIENT_NAME.append(name)
+    return _GRADIENT_NAME[0]
+
+
+def clamp_values(x, clamp):
+    """``x`` clamped to ``[-clamp, clamp]``, as ``tf.clip_by_value`` with a cheaper gradient.
+
+    ``clip_by_value``'s gradient is two comparisons and two selects over the whole tensor
+    (its Maximum and Minimum gradients); this one is one comparison and one select
+    (``x == clamp(x)``), the same values. On StyleGAN2's step at 32 px the clamps'
+    gradients were ~10 % of the op time. In a graph the gradient is attached like
+    `tfdisgan.layers.resample`'s upfirdn2d: an ``IdentityN`` with a registered gradient
+    made once and a tape entry, so no traced graph stays in TensorFlow's registry.
+
+    Args:
+        x: float tensor.
+        clamp: number >= 0 or scalar tensor.
+
+    Returns:
+        Tensor of the shape and dtype of ``x``.
+    """
+    x = tf.convert_to_tensor(x)
+    c = tf.cast(clamp, x.dtype)
+    if tf.executing_eagerly():
+
+        @tf.custom_gradient
+        def forward(x):
+            y = tf.minimum(tf.maximum(x, -c), c)
+            return y, lambda dy: _clamp_gradient(x, y, dy)
+
+        return forward(x)
+    y = tf.minimum(tf.maximum(x, -c), c)
+    with tf.compat.v1.get_default_graph().gradient_override_map(
+            {"IdentityN": _registered_clamp_gradient()}):
+        y_out, x_out = tf.identity_n([y, x])
+
+    def backward(dy, *unused):
+        return [None, _clamp_gradient(x, y, dy)]
+
+    # The tape (GradientTape in a tf.function) ignores the override map.
+    record.record_operation("clamp", [y_out, x_out], [y, x], backward)
+    return y_out

@@ -26,7 +26,7 @@ import numpy as np
 import tensorflow as tf
 
 from tfdisgan._validate import is_int, is_number
-from tfdisgan.layers.bias_act import bias_act, check_activation, default_gain
+from tfdisgan.layers.bias_act import bias_act, check_activation, default_gain, foldable_gain
 from tfdisgan.layers.conv_resample import conv2d_resample
 from tfdisgan.layers.resample import filter_size, setup_filter
 from tfdisgan.layers.resample_layers import check_filter_arg
@@ -284,7 +284,10 @@ class EqualizedConv2D(keras.layers.Layer):
 
     def call(self, x, gain=1):
         gain = check_gain(gain)
-        w = tf.cast(self.weight, x.dtype) * tf.cast(self.weight_gain, x.dtype)
+        act_gain = self._act_gain * gain
+        # The output gain goes into the weight scale and the bias (`foldable_gain`).
+        fold = foldable_gain(self.activation, act_gain)
+        w = tf.cast(self.weight, x.dtype) * tf.cast(self.weight_gain * (fold or 1.0), x.dtype)
         x = conv2d_resample(
             x,
             w,
@@ -294,8 +297,12 @@ class EqualizedConv2D(keras.layers.Layer):
             padding=self._padding,
             flip_weight=(self.up == 1),
         )
+        bias = self.bias
+        if fold is not None and bias is not None and fold != 1.0:
+            bias = bias * fold
         clamp = self.conv_clamp * gain if self.conv_clamp is not None else None
-        return bias_act(x, self.bias, act=self.activation, gain=self._act_gain * gain, clamp=clamp)
+        return bias_act(x, bias, act=self.activation, gain=1.0 if fold else act_gain,
+                        clamp=clamp)
 
     def compute_output_shape(self, input_shape):
         n, h, w, _ = input_shape

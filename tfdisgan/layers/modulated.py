@@ -27,7 +27,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from tfdisgan.layers.bias_act import bias_act, check_activation, default_gain
+from tfdisgan.layers.bias_act import bias_act, check_activation, default_gain, foldable_gain
 from tfdisgan.layers.conv_resample import conv2d_resample, gpu_visible
 from tfdisgan.layers.equalized import (
     EqualizedDense,
@@ -107,6 +107,7 @@ def modulated_conv2d(
     demodulate=True,
     flip_weight=True,
     fused_modconv=True,
+    gain=1.0,
 ):
     """Modulated (and optionally demodulated) 2-D convolution with FIR resampling.
 
@@ -126,6 +127,9 @@ def modulated_conv2d(
         fused_modconv: one grouped convolution (True) or scaling before and after a shared
             convolution (False). Needs a static batch size; with an unknown one the
             non-fused path runs. Default True.
+        gain: number, scales the output (noise included), folded into the demodulation
+            coefficients or the styles so that it costs no pass over the activations.
+            Default 1.
 
     Returns:
         ``[N, H', W', Cout]`` in the dtype of ``x``.
@@ -165,13 +169,21 @@ def modulated_conv2d(
 
     fused_modconv = bool(fused_modconv) and batch_size is not None
     conv_args = dict(f=resample_filter, up=up, down=down, padding=padding, flip_weight=flip_weight)
+    gain = float(gain)
+    if gain != 1.0 and noise is not None:
+        noise = noise * tf.cast(gain, noise.dtype)
     if not fused_modconv:
         dcoefs = None
+        in_scale = styles
         if demodulate:
             # sum_{k,k,i} (w_{kkio} s_{ni})^2 = sum_i s_{ni}^2 sum_{kk} w_{kkio}^2
             wsq = tf.reduce_sum(tf.square(weight), axis=[0, 1])  # [Cin, Cout]
             dcoefs = tf.math.rsqrt(tf.matmul(tf.square(styles), wsq) + 1e-8)  # [N, Cout]
-        x = x * tf.cast(styles, dtype)[:, tf.newaxis, tf.newaxis, :]
+            if gain != 1.0:
+                dcoefs = dcoefs * gain
+        elif gain != 1.0:
+            in_scale = styles * gain
+        x = x * tf.cast(in_scale, dtype)[:, tf.newaxis, tf.newaxis, :]
         x = conv2d_resample(x, tf.cast(weight, dtype), **conv_args)
         if dcoefs is not None:
             x = x * tf.cast(dcoefs, dtype)[:, tf.newaxis, tf.newaxis, :]
@@ -184,7 +196,10 @@ def modulated_conv2d(
     w = weight[tf.newaxis] * styles[:, tf.newaxis, tf.newaxis, :, tf.newaxis]  # [N,k,k,I,O]
     if demodulate:
         dcoefs = tf.math.rsqrt(tf.reduce_sum(tf.square(w), axis=[1, 2, 3]) + 1e-8)  # [N, O]
-        w = w * dcoefs[:, tf.newaxis, tf.newaxis, tf.newaxis, :]
+        w = w * (dcoefs * gain if gain != 1.0 else dcoefs)[:, tf.newaxis, tf.newaxis,
+                                                           tf.newaxis, :]
+    elif gain != 1.0:
+        w = w * gain
     w = tf.reshape(tf.transpose(w, [1, 2, 3, 0, 4]), [kh, kw, in_channels, n * out_channels])
     h, wd = _dim(x, 1), _dim(x, 2)
     x = tf.reshape(tf.transpose(x, [1, 2, 0, 3]), [1, h, wd, n * in_channels])
@@ -454,6 +469,10 @@ class ModulatedConv2D(_Float32StyleInput, keras.layers.Layer):
         if self.noise is not None:
             noise = self.noise.noise(tf.shape(x)[0], noise_mode, x.dtype)
         fused = resolve_fused_modconv(self.fused_modconv, training, x.shape[0], x.dtype)
+        act_gain = self._act_gain * gain
+        # The output gain goes into the demodulation coefficients, the noise and the bias
+        # (`foldable_gain`): no multiply over the whole activation tensor.
+        fold = foldable_gain(self.activation, act_gain)
         x = modulated_conv2d(
             x,
             self.weight,
@@ -465,9 +484,12 @@ class ModulatedConv2D(_Float32StyleInput, keras.layers.Layer):
             demodulate=self.demodulate,
             flip_weight=(self.up == 1),
             fused_modconv=fused,
+            gain=fold or 1.0,
         )
+        bias = self.bias if fold is None or fold == 1.0 else self.bias * fold
         clamp = self.conv_clamp * gain if self.conv_clamp is not None else None
-        return bias_act(x, self.bias, act=self.activation, gain=self._act_gain * gain, clamp=clamp)
+        return bias_act(x, bias, act=self.activation, gain=1.0 if fold else act_gain,
+                        clamp=clamp)
 
     def compute_output_shape(self, x_shape, w_shape=None):
         size = self._output_size(x_shape[1])

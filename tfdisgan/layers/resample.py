@@ -274,13 +274,19 @@ def _fast_forward(x, f2d, up, down, padding, flip_filter, gain, f_static=None):
             y = _upfirdn2d_ref(y, k, up, (1, 1), (px0, px1, py0, py1), flip_filter=True, gain=1)
         stride = (1, 1)
     else:
-        y = pad_or_crop(y, px0, px1, py0, py1)
         stride = (downy, downx) if downx == downy else (1, 1)
         if k_static is not None:
             kernel = _static_depthwise_kernel(k_static, x.dtype, channels)
         else:
             kernel = _depthwise_kernel(tf.cast(k, x.dtype), channels)
-        y = tf.nn.depthwise_conv2d(y, kernel, [1, stride[0], stride[1], 1], "VALID")
+        if min(padding) >= 0:
+            # Zero padding inside the convolution: a separate Pad copied the whole
+            # activation first (measured here on [32, 32, 32, 128], 4x4 filter: 3.9 ms
+            # pad + convolution vs 1.9 ms with the padding in the convolution).
+            pad = [[0, 0], [py0, py1], [px0, px1], [0, 0]]
+        else:
+            y, pad = pad_or_crop(y, px0, px1, py0, py1), "VALID"
+        y = tf.nn.depthwise_conv2d(y, kernel, [1, stride[0], stride[1], 1], pad)
     if (downy, downx) != stride:
         y = y[:, ::downy, ::downx, :]
     return tf.ensure_shape(y, [None, out_h, out_w, x.shape[3]])
