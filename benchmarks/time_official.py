@@ -11,7 +11,10 @@ tfdisgan's) and a source tree of the official code (any checkout of
 NVlabs/stylegan2-ada-pytorch). It builds the official ``training.networks`` Generator and
 Discriminator with the paper256 settings of the official train.py (channel_base 16384,
 channel_max 512, 8 mapping layers, z = w = 512, mbstd group 8, conv_clamp 256, fp32: the
-half-precision blocks are CUDA-only), unconditional, and times on this device:
+half-precision blocks are CUDA-only) or, with ``--configs demo32``, tfdisgan's CPU demo size
+(channel_base 4096, channel_max 128, 2 mapping layers, z = w = 128, mbstd group 4, gamma
+0.0064, EMA 10 kimg; time it at ``--train-res 32 --batch 32``), unconditional, and times on
+this device:
 
 * a training step as ``training/training_loop.py`` runs it with ``training/loss.py``'s
   ``StyleGAN2Loss``: the phases Gmain, Greg, Dmain, Dreg, each ``zero_grad``, the loss's
@@ -22,7 +25,7 @@ half-precision blocks are CUDA-only), unconditional, and times on this device:
   Greg every 4 steps) estimated from the timed phases;
 * G_ema inference (const noise) at ``--batch`` 16.
 
-Output: ``{"meta": {...}, "configs": {"paper256": {RES: {"params": {...}, "train": {...},
+Output: ``{"meta": {...}, "configs": {CONFIG: {RES: {"params": {...}, "train": {...},
 "infer": {...}}}}}``, what ``tfdisgan.experiments.throughput.run_peer`` reads.
 """
 
@@ -36,11 +39,16 @@ import time
 # train.py's cfg_specs["paper256"]: fmaps 0.5 (channel_base 16384), map 8, mbstd 8, gamma 1,
 # ema 20 kimg, lrate 0.0025.
 PAPER256 = dict(cbase=16384, cmax=512, map=8, mbstd=8, z=512, gamma=1.0, ema_kimg=20.0)
+# The CPU demo size (tfdisgan's issue 19): small nets, train.py's "auto" gamma at 32 px and
+# batch 32 (0.0002 * 32^2 / 32), ema 10 kimg.
+DEMO32 = dict(cbase=4096, cmax=128, map=2, mbstd=4, z=128, gamma=0.0064, ema_kimg=10.0)
+CONFIGS = {"paper256": PAPER256, "demo32": DEMO32}
 
 
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--configs", default="paper256", help="only paper256")
+    parser.add_argument("--configs", default="paper256",
+                        help=f"comma-separated, of {', '.join(CONFIGS)}")
     parser.add_argument("--param-res", default="", help="resolutions to count parameters at")
     parser.add_argument("--train-res", default="32", help="resolutions to time training at")
     parser.add_argument("--infer-res", default="32", help="resolutions to time G_ema at")
@@ -78,18 +86,18 @@ def _load_official():
     return torch, networks, loss_lib
 
 
-def build(torch, networks, resolution, seed=0):
-    """The official G and D as train.py's paper256 config builds them (fp32)."""
+def build(torch, networks, resolution, seed=0, cfg=PAPER256):
+    """The official G and D as train.py builds them with `cfg`'s sizes (fp32)."""
     torch.manual_seed(seed)
-    common = dict(channel_base=PAPER256["cbase"], channel_max=PAPER256["cmax"],
+    common = dict(channel_base=cfg["cbase"], channel_max=cfg["cmax"],
                   num_fp16_res=0, conv_clamp=256)
-    G = networks.Generator(z_dim=PAPER256["z"], c_dim=0, w_dim=PAPER256["z"],
+    G = networks.Generator(z_dim=cfg["z"], c_dim=0, w_dim=cfg["z"],
                            img_resolution=resolution, img_channels=3,
-                           mapping_kwargs=dict(num_layers=PAPER256["map"]),
+                           mapping_kwargs=dict(num_layers=cfg["map"]),
                            synthesis_kwargs=common)
     D = networks.Discriminator(c_dim=0, img_resolution=resolution, img_channels=3,
                                architecture="resnet",
-                               epilogue_kwargs=dict(mbstd_group_size=PAPER256["mbstd"]),
+                               epilogue_kwargs=dict(mbstd_group_size=cfg["mbstd"]),
                                **common)
     return G, D
 
@@ -104,13 +112,13 @@ def lazy_adam(torch, params, interval):
     return torch.optim.Adam(params, lr=0.0025 * ratio, betas=(0.0, 0.99 ** ratio), eps=1e-8)
 
 
-def time_training(torch, networks, loss_lib, resolution, batch, steps, warmup):
+def time_training(torch, networks, loss_lib, resolution, batch, steps, warmup, cfg=PAPER256):
     import copy
 
-    G, D = build(torch, networks, resolution)
+    G, D = build(torch, networks, resolution, cfg=cfg)
     G_ema = copy.deepcopy(G).eval()
     device = torch.device("cpu")
-    gamma = PAPER256["gamma"]
+    gamma = cfg["gamma"]
     loss = loss_lib.StyleGAN2Loss(device=device, G_mapping=G.mapping,
                                   G_synthesis=G.synthesis, D=D, r1_gamma=gamma)
     opt_g = lazy_adam(torch, G.parameters(), 4)
@@ -135,7 +143,7 @@ def time_training(torch, networks, loss_lib, resolution, batch, steps, warmup):
 
     def ema():
         start = time.perf_counter()
-        beta = 0.5 ** (batch / (PAPER256["ema_kimg"] * 1000))
+        beta = 0.5 ** (batch / (cfg["ema_kimg"] * 1000))
         with torch.no_grad():
             for p_ema, p in zip(G_ema.parameters(), G.parameters(), strict=True):
                 p_ema.copy_(p.lerp(p_ema, beta))
@@ -164,8 +172,8 @@ def time_training(torch, networks, loss_lib, resolution, batch, steps, warmup):
             "batch": batch, "r1_gamma": gamma}
 
 
-def time_inference(torch, networks, resolution, batch, steps, warmup):
-    G, _ = build(torch, networks, resolution)
+def time_inference(torch, networks, resolution, batch, steps, warmup, cfg=PAPER256):
+    G, _ = build(torch, networks, resolution, cfg=cfg)
     G.eval()
     z = torch.randn([batch, G.z_dim])
     cond = torch.zeros([batch, 0])
@@ -182,27 +190,33 @@ def time_inference(torch, networks, resolution, batch, steps, warmup):
 
 def main(argv=None):
     args = parse_args(argv)
-    if args.configs != "paper256":
-        _fail(f"--configs: only paper256, got {args.configs!r}")
+    names = [name for name in args.configs.split(",") if name]
+    unknown = [name for name in names if name not in CONFIGS]
+    if unknown or not names:
+        _fail(f"--configs: unknown {unknown or args.configs!r}; valid: {', '.join(CONFIGS)}")
     torch, networks, loss_lib = _load_official()
     torch.set_num_threads(args.threads)
-    by_res = {}
-    for res in sorted(set(_resolutions(args.param_res) + _resolutions(args.train_res)
-                          + _resolutions(args.infer_res))):
-        entry = {}
-        G, D = build(torch, networks, res)
-        entry["params"] = {"G": count_params(G), "D": count_params(D)}
-        if res in _resolutions(args.train_res):
-            entry["train"] = time_training(torch, networks, loss_lib, res, args.batch,
-                                           args.steps, args.warmup)
-        if res in _resolutions(args.infer_res):
-            entry["infer"] = time_inference(torch, networks, res, args.infer_batch,
-                                            args.steps, args.warmup)
-        by_res[str(res)] = entry
+    configs = {}
+    for name in names:
+        cfg = CONFIGS[name]
+        by_res = {}
+        for res in sorted(set(_resolutions(args.param_res) + _resolutions(args.train_res)
+                              + _resolutions(args.infer_res))):
+            entry = {}
+            G, D = build(torch, networks, res, cfg=cfg)
+            entry["params"] = {"G": count_params(G), "D": count_params(D)}
+            if res in _resolutions(args.train_res):
+                entry["train"] = time_training(torch, networks, loss_lib, res, args.batch,
+                                               args.steps, args.warmup, cfg=cfg)
+            if res in _resolutions(args.infer_res):
+                entry["infer"] = time_inference(torch, networks, res, args.infer_batch,
+                                                args.steps, args.warmup, cfg=cfg)
+            by_res[str(res)] = entry
+        configs[name] = by_res
     report = {"meta": {"torch": torch.__version__, "threads": args.threads,
                        "machine": platform.processor() or platform.machine(),
                        "official_root": os.environ["SG2ADA_ROOT"]},
-              "configs": {"paper256": by_res}}
+              "configs": configs}
     with open(args.out, "w", encoding="utf-8") as handle:
         json.dump(report, handle, indent=1)
     return 0

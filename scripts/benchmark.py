@@ -11,7 +11,14 @@ machine's measured matmul/conv GFLOP/s), stylegan2 (training images/s at --sg2_r
 of peak), peer (the official StyleGAN2-ADA PyTorch code on this CPU, same configuration,
 in the same run: needs --peer_root, --peer_python and --peer_bench) and export (G_ema
 images/s through Python vs through the exported SavedModel at batch 1/16/64, cpu_tiny nets
-at 64 px). Results of suites not run are kept from an earlier report of the same machine.
+at 64 px) and demo32 (StyleGAN2 training images/s at the CPU demo size: 32 px, batch 32,
+channel_base 4096, channel_max 128, z = w = 128, 2 mapping layers, the official lazy
+schedule, every --sg2_precisions; with the --peer_* flags also the official code at the
+same size in the same run, and the ratio). Results of suites not run are kept from an
+earlier report of the same machine.
+
+    python scripts/benchmark.py --suites=demo32 --peer_root=../sg2ada \
+        --peer_python=../peer/.venv/bin/python --peer_bench=benchmarks/time_official.py
 
     python scripts/benchmark.py --suites=peak,stylegan2,peer --peer_root=../sg2ada \
         --peer_python=../peer/.venv/bin/python --peer_bench=PEER_TIMER.py

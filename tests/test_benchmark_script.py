@@ -62,6 +62,30 @@ class OfficialTimerTest(tf.test.TestCase):
         self.assertEqual(result.returncode, 2)
         self.assertIn("SG2ADA_ROOT", result.stderr)
         self.assertNotIn("Traceback", result.stderr)
+        # Both sizes the suites ask for (peer: paper256; demo32: the CPU demo size) are
+        # known; another is refused naming them.
+        result = subprocess.run([sys.executable, script, "--configs", "paper256,huge", "--out",
+                                 "x.json"], capture_output=True, text=True, env=env, timeout=60)
+        self.assertEqual(result.returncode, 2)
+        self.assertIn("--configs: unknown ['huge']; valid: paper256, demo32", result.stderr)
+
+    def test_demo32_matches_the_official_timer_and_the_demo_config(self):
+        # The official timer's demo32 nets and ours are the same size: the ratio in the
+        # benchmark JSON compares like with like.
+        import importlib.util
+
+        from tfdisgan.experiments.throughput import DEMO32
+
+        spec = importlib.util.spec_from_file_location(
+            "time_official", os.path.join(REPO, "benchmarks", "time_official.py"))
+        official = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(official)
+        theirs = official.CONFIGS["demo32"]
+        self.assertEqual((theirs["cbase"], theirs["cmax"], theirs["map"], theirs["mbstd"],
+                          theirs["z"]),
+                         (DEMO32["channel_base"], DEMO32["channel_max"],
+                          DEMO32["mapping_layers"], DEMO32["mbstd_group"], DEMO32["z_dim"]))
+        self.assertEqual(DEMO32["z_dim"], DEMO32["w_dim"])
 
 
 if __name__ == "__main__":

@@ -34,15 +34,17 @@ from tfdisgan.experiments.throughput import (
     bench_procedural,
     bench_reader,
     bench_stylegan2,
+    bench_stylegan2_demo,
     bench_stylegan2_inference,
     run_peer,
+    run_peer_demo,
     stylegan2_flops,
 )
 from tfdisgan.files import write_atomic
 from tfdisgan.precision import resolve_precision
 
 SUITES = ("reader", "dataset_tool", "procedural", "dcgan64", "dcgan256", "peak", "stylegan2",
-          "peer", "export")
+          "peer", "export", "demo32")
 # Run once per strategy of --strategy (and under "<suite>_xla" with --xla).
 TRAINING_SUITES = ("dcgan64", "dcgan256", "stylegan2")
 SG2_SCHEDULES = ("r1_every_step", "lazy_r1", "official")
@@ -187,6 +189,25 @@ def bench_stylegan2_suite(resolutions, batches, schedules, precisions, xla=False
     return result
 
 
+def bench_demo32_suite(precisions, config, log=print):
+    """The `demo32` suite: StyleGAN2 training images/s at the CPU demo size (small nets, 32
+    px, batch 32, the official lazy schedule) in every precision of `precisions` and, when
+    the peer flags are given, the official code's in the same run, with the ratios."""
+    result = {"config": "32 px, batch 32, channel_base 4096, channel_max 128, z = w = 128, "
+                        "2 mapping layers, mbstd 4, lazy R1 / 16 and path length / 4, no "
+                        "augmentation", "train": {}}
+    for precision in precisions:
+        log(f"   {precision}")
+        result["train"][precision] = bench_stylegan2_demo(precision, xla=config.xla)
+    if config.peer_root and config.peer_python and config.peer_bench:
+        log("   official (peer)")
+        peer = run_peer_demo(config.peer_bench, config.peer_root, config.peer_python)
+        result["peer"] = peer
+        result["over_peer"] = {precision: round(entry["images_per_s"] / peer["images_per_s"], 2)
+                               for precision, entry in result["train"].items()}
+    return result
+
+
 def _ints(values, flag):
     try:
         return [int(v) for v in values]
@@ -283,6 +304,7 @@ def run_benchmarks(config, verbose=True):
         "peer": lambda: run_peer(config.peer_bench, config.peer_root, config.peer_python,
                                  peer_resolutions),
         "export": bench_export,
+        "demo32": lambda: bench_demo32_suite(precisions, config, log=log),
     }
     env = environment()
     out = config.out or os.path.join("benchmarks", f"{env['machine']}.json")

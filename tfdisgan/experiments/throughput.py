@@ -237,6 +237,31 @@ def bench_stylegan2(resolution, batch_size, schedule="r1_every_step", repeats=3,
     return result
 
 
+# The CPU demo size a newcomer starts with (configs/demo.cfg's nets at 32 px, batch 32): the
+# configuration of `bench_stylegan2_demo` and of the official timer's `--configs demo32`.
+DEMO32 = dict(resolution=32, batch=32, z_dim=128, w_dim=128, channel_base=4096,
+              channel_max=128, mapping_layers=2, mbstd_group=4)
+
+
+def bench_stylegan2_demo(precision="float32", cycles=2, xla=False):
+    """StyleGAN2 training images/s at the CPU demo size (`DEMO32`), built as
+    `training.run` builds it (``--cfg=auto``: lazy R1 every 16 and path length every 4
+    steps), no augmentation, timed over whole 16-step cycles (one R1 step, four path-length
+    steps each) after 2 warm-up steps; the median of `cycles` cycles."""
+    from tfdisgan import training
+    from tfdisgan.data import describe
+
+    config = training.TrainConfig(
+        model="stylegan2", cfg="auto", data=f"procedural:{DEMO32['batch']}", steps=1,
+        augment="none", precision=precision, xla=xla, seed=0, showcase=False, **DEMO32)
+    resolved, _, num_classes = training.validate(config, describe(config.data))
+    model, _ = training.build_model(resolved, num_classes, tf.distribute.get_strategy())
+    result = bench_train(model, _random_images(DEMO32["resolution"], DEMO32["batch"]),
+                         steps=16, warmup=2, repeats=cycles)
+    result.update(precision=precision, schedule="official (lazy R1 / 16, path length / 4)")
+    return result
+
+
 def stylegan2_flops(resolution):
     """Forward float operations per image of G (mapping + synthesis) and D, paper256 nets."""
     model = build_stylegan2_bench_model(resolution, 16)
@@ -322,6 +347,28 @@ def bench_dcgan(resolution, batch_size=32, xla=False):
     result.update(resolution=resolution, model="DCGAN base_channels=64 z_dim=100",
                   device="GPU" if tf.config.list_physical_devices("GPU") else "CPU")
     return result
+
+
+def run_peer_demo(bench_script, sg2ada_root, python, timeout=3600):
+    """The official code's training images/s at the CPU demo size (its timer's
+    ``--configs demo32`` at 32 px, batch 32), in this same benchmark run: the estimate of
+    its own schedule, Gmain + Dmain + EMA + Greg / 4 + Dreg / 16 (medians of 5 steps)."""
+    handle, out = tempfile.mkstemp(suffix=".json")
+    os.close(handle)
+    command = [python, bench_script, "--configs", "demo32", "--param-res", "32",
+               "--train-res", "32", "--infer-res", "", "--batch", str(DEMO32["batch"]),
+               "--out", out]
+    env = dict(os.environ, SG2ADA_ROOT=sg2ada_root)
+    subprocess.run(command, check=True, env=env, timeout=timeout,
+                   stdout=subprocess.DEVNULL)
+    with open(out, encoding="utf-8") as handle:
+        report = json.load(handle)
+    os.remove(out)
+    entry = report["configs"]["demo32"]["32"]
+    return {"torch": report["meta"].get("torch"), "batch": DEMO32["batch"],
+            "params": entry.get("params"),
+            "images_per_s": entry["train"]["img_per_s_lazy_r1_est"],
+            "phase_seconds": entry["train"].get("phase_seconds")}
 
 
 def run_peer(bench_script, sg2ada_root, python, resolutions, batch=8, timeout=3600):
