@@ -78,5 +78,41 @@ class AdamTest(tf.test.TestCase, parameterized.TestCase):
         self.assertEqual(restored.get_config(), optimizer.get_config())
 
 
+class TorchEpsilonTest(tf.test.TestCase):
+    def test_torch_adam_update_with_gradients_near_epsilon(self):
+        # torch.optim.Adam: m_hat / (sqrt(v_hat) + eps); Keras adds eps before the bias
+        # correction. Gradients of 1e-8..1e-1 over 3 steps, lazy betas (0, 0.99 ** 0.8).
+        beta_2, eps, lr = 0.99 ** 0.8, 1e-8, 0.002
+        grads = [np.array([1e-8, -3e-8, 1e-7, 0.1, -2e-9], np.float32) * k
+                 for k in (1.0, -0.5, 2.0)]
+        want, m, v = np.zeros(5), np.zeros(5), np.zeros(5)
+        for t, g in enumerate(grads, start=1):
+            m = g.astype(np.float64)  # beta_1 = 0
+            v = beta_2 * v + (1 - beta_2) * g.astype(np.float64) ** 2
+            want = want - lr * m / (np.sqrt(v / (1 - beta_2**t)) + eps)
+        results = {}
+        for torch_epsilon in (True, False):
+            variable = tf.Variable(np.zeros(5, np.float32))
+            opt = optimizers.Adam(learning_rate=lr, beta_1=0.0, beta_2=beta_2, epsilon=eps,
+                                  torch_epsilon=torch_epsilon)
+            for g in grads:
+                opt.apply_gradients([(tf.constant(g), variable)])
+            results[torch_epsilon] = variable.numpy()
+        self.assertAllClose(results[True], want, rtol=1e-5, atol=1e-9)
+        # Keras' placement differs exactly where the gradient is near epsilon.
+        self.assertGreater(np.abs(results[False][:3] - want[:3]).max(), 1e-4)
+        self.assertAllClose(results[False][3], want[3], rtol=1e-5)
+
+    def test_lazy_adam_uses_it_and_the_config_round_trips(self):
+        from tfdisgan.models.stylegan2.presets import lazy_adam
+
+        opt = lazy_adam(0.0025, interval=4)
+        self.assertTrue(opt.torch_epsilon)
+        clone = optimizers.Adam.from_config(opt.get_config())
+        self.assertTrue(clone.torch_epsilon)
+        self.assertFalse(optimizers.Adam().torch_epsilon)
+        self.assertNotIn("torch_epsilon", optimizers.Adam().get_config())
+
+
 if __name__ == "__main__":
     tf.test.main()

@@ -16,6 +16,10 @@ arithmetic, in the same order, per variable:
 backends use Keras' own step. TensorFlow's fused ``ResourceApplyAdam`` was not used: it
 computes ``1 - beta`` in float32 inside the kernel, which differs from Keras' value in the
 last bit.
+
+``Adam(torch_epsilon=True)`` (what `lazy_adam` builds for StyleGAN2) adds epsilon after
+the bias correction, as ``torch.optim.Adam`` in stylegan2-ada-pytorch does; it then differs
+from Keras' Adam where a gradient is near epsilon.
 """
 
 from typing import NamedTuple
@@ -49,7 +53,28 @@ class OptimizerPair(NamedTuple):
 @keras.saving.register_keras_serializable(package="tfdisgan")
 class Adam(keras.optimizers.Adam):
     """``keras.optimizers.Adam`` with the per-step scalars computed once (same arguments,
-    same results)."""
+    same results).
+
+    Args:
+        torch_epsilon: bool. False (default): Keras' update, ``epsilon`` added to
+            ``sqrt(v)`` before the bias correction. True: ``torch.optim.Adam``'s (what
+            stylegan2-ada-pytorch trains with), ``epsilon`` added to the bias-corrected
+            ``sqrt(v / (1 - beta_2^t))``; computed here as Keras' update with
+            ``epsilon * sqrt(1 - beta_2^t)``. The two differ only where ``|g|`` is near
+            ``epsilon`` (at step 1 with beta_2 = 0.99, Keras' effective epsilon is 10x
+            torch's); tests/test_training_parity.py found the difference.
+        **kwargs: ``keras.optimizers.Adam`` arguments.
+    """
+
+    def __init__(self, *args, torch_epsilon=False, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.torch_epsilon = bool(torch_epsilon)
+
+    def get_config(self):
+        config = super().get_config()
+        if self.torch_epsilon:
+            config["torch_epsilon"] = True
+        return config
 
     def _backend_update_step(self, grads, trainable_variables, learning_rate):
         self._step_scalars = {}
@@ -68,11 +93,14 @@ class Adam(keras.optimizers.Adam):
         beta_1_power = tf.pow(tf.cast(self.beta_1, dtype), local_step)
         beta_2_power = tf.pow(tf.cast(self.beta_2, dtype), local_step)
         alpha = lr * tf.sqrt(1 - beta_2_power) / (1 - beta_1_power)
+        epsilon = tf.constant(self.epsilon, dtype)
+        if getattr(self, "torch_epsilon", False):
+            epsilon = epsilon * tf.sqrt(1 - beta_2_power)
         scalars = (
             alpha,
             tf.constant(1 - self.beta_1, dtype),
             tf.constant(1 - self.beta_2, dtype),
-            tf.constant(self.epsilon, dtype),
+            epsilon,
         )
         if cache is not None:
             cache[dtype] = scalars
@@ -80,6 +108,8 @@ class Adam(keras.optimizers.Adam):
 
     def update_step(self, gradient, variable, learning_rate):
         if self.amsgrad or keras.backend.backend() != "tensorflow":
+            if getattr(self, "torch_epsilon", False):
+                raise ValueError("torch_epsilon needs the TensorFlow backend and no amsgrad.")
             return super().update_step(gradient, variable, learning_rate)
         alpha, one_minus_beta_1, one_minus_beta_2, epsilon = self._scalars(
             variable.dtype, learning_rate

@@ -62,6 +62,9 @@ class AugmentMatrixTest(tf.test.TestCase, parameterized.TestCase):
         for optimizer in (state.model.g_optimizer, state.model.d_optimizer):
             optimizer = getattr(optimizer, "inner_optimizer", optimizer)  # DCGAN float16
             self.assertIsInstance(optimizer, optimizers.Adam)  # the lean Adam, every path
+            # StyleGAN2 steps as torch.optim.Adam (tests/test_training_parity.py); DCGAN as
+            # Keras' Adam (the keras-io guide).
+            self.assertEqual(optimizer.torch_epsilon, model == "stylegan2")
         start = initial_weights(config)
         after = state.weights()
         self.assertNotEmpty(changed(after, start, "generator/", atol=1e-7))

@@ -131,11 +131,13 @@ def lazy_adam(learning_rate, betas=(0.0, 0.99), interval=None, epsilon=1e-8, **k
         betas: ``(beta_1, beta_2)``. Default ``(0.0, 0.99)`` (the official values).
         interval: int >= 1 or None, the regularisation interval (G: ``pl_interval`` = 4,
             D: ``r1_interval`` = 16).
-        epsilon: float. Default 1e-8.
-        **kwargs: other ``keras.optimizers.Adam`` arguments.
+        epsilon: float, added to the bias-corrected ``sqrt(v)`` as ``torch.optim.Adam``
+            does (``torch_epsilon``). Default 1e-8.
+        **kwargs: other ``tfdisgan.optimizers.Adam`` arguments.
 
     Returns:
-        `tfdisgan.optimizers.Adam` (``keras.optimizers.Adam``, fewer graph ops).
+        `tfdisgan.optimizers.Adam` (``keras.optimizers.Adam``, fewer graph ops) with
+        ``torch_epsilon=True``, the official optimizer's update.
 
     Example:
         >>> opt = lazy_adam(0.0025, interval=16)
@@ -152,7 +154,7 @@ def lazy_adam(learning_rate, betas=(0.0, 0.99), interval=None, epsilon=1e-8, **k
         beta_1=beta_1**ratio,
         beta_2=beta_2**ratio,
         epsilon=epsilon,
-        **kwargs,
+        **{"torch_epsilon": True, **kwargs},
     )
 
 
