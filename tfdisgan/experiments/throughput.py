@@ -349,21 +349,28 @@ def bench_dcgan(resolution, batch_size=32, xla=False):
     return result
 
 
+def _run_official_timer(bench_script, sg2ada_root, python, args, timeout):
+    """Runs the official code's timer (``benchmarks/time_official.py``'s interface) with
+    `args` plus ``--out`` in `python` and returns its JSON report."""
+    handle, out = tempfile.mkstemp(suffix=".json")
+    os.close(handle)
+    env = dict(os.environ, SG2ADA_ROOT=sg2ada_root)
+    subprocess.run([python, bench_script, *args, "--out", out], check=True, env=env,
+                   timeout=timeout, stdout=subprocess.DEVNULL)
+    with open(out, encoding="utf-8") as handle:
+        report = json.load(handle)
+    os.remove(out)
+    return report
+
+
 def run_peer_demo(bench_script, sg2ada_root, python, timeout=3600):
     """The official code's training images/s at the CPU demo size (its timer's
     ``--configs demo32`` at 32 px, batch 32), in this same benchmark run: the estimate of
     its own schedule, Gmain + Dmain + EMA + Greg / 4 + Dreg / 16 (medians of 5 steps)."""
-    handle, out = tempfile.mkstemp(suffix=".json")
-    os.close(handle)
-    command = [python, bench_script, "--configs", "demo32", "--param-res", "32",
-               "--train-res", "32", "--infer-res", "", "--batch", str(DEMO32["batch"]),
-               "--out", out]
-    env = dict(os.environ, SG2ADA_ROOT=sg2ada_root)
-    subprocess.run(command, check=True, env=env, timeout=timeout,
-                   stdout=subprocess.DEVNULL)
-    with open(out, encoding="utf-8") as handle:
-        report = json.load(handle)
-    os.remove(out)
+    report = _run_official_timer(
+        bench_script, sg2ada_root, python,
+        ["--configs", "demo32", "--param-res", "32", "--train-res", "32", "--infer-res", "",
+         "--batch", str(DEMO32["batch"])], timeout)
     entry = report["configs"]["demo32"]["32"]
     return {"torch": report["meta"].get("torch"), "batch": DEMO32["batch"],
             "params": entry.get("params"),
@@ -374,17 +381,11 @@ def run_peer_demo(bench_script, sg2ada_root, python, timeout=3600):
 def run_peer(bench_script, sg2ada_root, python, resolutions, batch=8, timeout=3600):
     """Runs `bench_script`, a timer of the official StyleGAN2-ADA (PyTorch) in `python`, in
     this same benchmark run and returns its per-resolution paper256 numbers."""
-    handle, out = tempfile.mkstemp(suffix=".json")
-    os.close(handle)
     res = ",".join(str(r) for r in resolutions)
-    command = [python, bench_script, "--configs", "paper256", "--param-res", res,
-               "--train-res", res, "--infer-res", res, "--batch", str(batch), "--out", out]
-    env = dict(os.environ, SG2ADA_ROOT=sg2ada_root)
-    subprocess.run(command, check=True, env=env, timeout=timeout,
-                   stdout=subprocess.DEVNULL)
-    with open(out, encoding="utf-8") as handle:
-        report = json.load(handle)
-    os.remove(out)
+    report = _run_official_timer(
+        bench_script, sg2ada_root, python,
+        ["--configs", "paper256", "--param-res", res, "--train-res", res, "--infer-res", res,
+         "--batch", str(batch)], timeout)
     results = {}
     for r, entry in report["configs"]["paper256"].items():
         results[r] = {

@@ -43,11 +43,10 @@ from tfdisgan.layers.resample_layers import check_filter_arg
 NOISE_MODES = ("random", "const", "none")
 
 # `fused_modconv=None` ("auto"). On the CPU the fused path took 1.03-2.4x the time of the
-# non-fused one at every size measured (batch 8, 3x3, 32-128 px, 128-512 channels, up 1
-# and 2, forward and forward + backward; ToRGB 1x1: 1.4-1.6x), and TF 2.21 cannot
-# differentiate a grouped convolution in float16 on the CPU, so the CPU never fuses.
-# With a GPU the official policy is kept (fused for inference in float32 or at batch 1);
-# it has not been measured here.
+# non-fused one at every size measured (batch 8, 3x3, 32-128 px, 128-512 channels, up 1 and
+# 2, fwd and fwd + bwd; ToRGB 1x1: 1.4-1.6x) and TF 2.21 cannot differentiate a grouped
+# conv in float16 on the CPU: the CPU never fuses. A GPU keeps the official policy (fused
+# for inference in float32 or at batch 1), unmeasured here.
 AUTO_FUSED_TRAINING = False
 AUTO_FUSED_INFERENCE_CPU = False
 AUTO_FUSED_INFERENCE_GPU = True
@@ -127,9 +126,8 @@ def modulated_conv2d(
         fused_modconv: one grouped convolution (True) or scaling before and after a shared
             convolution (False). Needs a static batch size; with an unknown one the
             non-fused path runs. Default True.
-        gain: number, scales the output (noise included), folded into the demodulation
-            coefficients or the styles so that it costs no pass over the activations.
-            Default 1.
+        gain: number, scales the output (noise included); folded into the demodulation
+            coefficients or the styles, no pass over the activations. Default 1.
 
     Returns:
         ``[N, H', W', Cout]`` in the dtype of ``x``.
@@ -174,15 +172,11 @@ def modulated_conv2d(
         noise = noise * tf.cast(gain, noise.dtype)
     if not fused_modconv:
         dcoefs = None
-        in_scale = styles
         if demodulate:
             # sum_{k,k,i} (w_{kkio} s_{ni})^2 = sum_i s_{ni}^2 sum_{kk} w_{kkio}^2
             wsq = tf.reduce_sum(tf.square(weight), axis=[0, 1])  # [Cin, Cout]
-            dcoefs = tf.math.rsqrt(tf.matmul(tf.square(styles), wsq) + 1e-8)  # [N, Cout]
-            if gain != 1.0:
-                dcoefs = dcoefs * gain
-        elif gain != 1.0:
-            in_scale = styles * gain
+            dcoefs = tf.math.rsqrt(tf.matmul(tf.square(styles), wsq) + 1e-8) * gain
+        in_scale = styles if demodulate or gain == 1.0 else styles * gain
         x = x * tf.cast(in_scale, dtype)[:, tf.newaxis, tf.newaxis, :]
         x = conv2d_resample(x, tf.cast(weight, dtype), **conv_args)
         if dcoefs is not None:
@@ -195,9 +189,8 @@ def modulated_conv2d(
     n = int(batch_size)
     w = weight[tf.newaxis] * styles[:, tf.newaxis, tf.newaxis, :, tf.newaxis]  # [N,k,k,I,O]
     if demodulate:
-        dcoefs = tf.math.rsqrt(tf.reduce_sum(tf.square(w), axis=[1, 2, 3]) + 1e-8)  # [N, O]
-        w = w * (dcoefs * gain if gain != 1.0 else dcoefs)[:, tf.newaxis, tf.newaxis,
-                                                           tf.newaxis, :]
+        dcoefs = tf.math.rsqrt(tf.reduce_sum(tf.square(w), axis=[1, 2, 3]) + 1e-8) * gain
+        w = w * dcoefs[:, tf.newaxis, tf.newaxis, tf.newaxis, :]  # [N, O] coefficients
     elif gain != 1.0:
         w = w * gain
     w = tf.reshape(tf.transpose(w, [1, 2, 3, 0, 4]), [kh, kw, in_channels, n * out_channels])
@@ -470,9 +463,7 @@ class ModulatedConv2D(_Float32StyleInput, keras.layers.Layer):
             noise = self.noise.noise(tf.shape(x)[0], noise_mode, x.dtype)
         fused = resolve_fused_modconv(self.fused_modconv, training, x.shape[0], x.dtype)
         act_gain = self._act_gain * gain
-        # The output gain goes into the demodulation coefficients, the noise and the bias
-        # (`foldable_gain`): no multiply over the whole activation tensor.
-        fold = foldable_gain(self.activation, act_gain)
+        fold = foldable_gain(self.activation, act_gain)  # into dcoefs, noise and bias
         x = modulated_conv2d(
             x,
             self.weight,
