@@ -14,7 +14,7 @@ arm. The logic is `tfdisgan.experiments.parity`; results: docs/parity.md.
 import shlex
 import sys
 
-from absl import app, logging
+from absl import app, flags, logging
 
 from tfdisgan import flags as tfd_flags
 from tfdisgan import training
@@ -22,6 +22,7 @@ from tfdisgan.data import DatasetError
 from tfdisgan.experiments import parity
 
 parity.define_flags()
+flags.adopt_module_key_flags(tfd_flags)  # listed by --help
 
 
 def main(argv):

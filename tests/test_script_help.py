@@ -76,6 +76,27 @@ class QuietStartTest(tf.test.TestCase):
             self.assertNotIn(noise, result.stderr)
         self.assertIn("--resolution=16", result.stdout)
 
+    def test_a_stylegan2_run_logs_no_grappler_error(self):
+        # One step trains every phase (R1 and path length both run at step 0), with
+        # grappler on as users run. Its remapper used to fail on the whole step ("remapper
+        # failed: ... LeakyReluGrad ... BiasAdd"), an error line in every run and none of its
+        # fusions applied (tfdisgan.layers.bias_act._leaky_relu).
+        import subprocess
+        import sys
+
+        env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
+        env["PYTHONPATH"] = REPO
+        result = subprocess.run(
+            [sys.executable, os.path.join(REPO, "scripts", "train.py"), "--model=stylegan2",
+             "--cfg=cpu_tiny", "--data=procedural:8", "--resolution=16", "--batch=4",
+             "--steps=1", "--z_dim=16", "--w_dim=16", "--channel_base=128",
+             "--channel_max=16", "--mapping_layers=1", "--mbstd_group=2", "--grid_seeds=4",
+             "--noshowcase", f"--outdir={self.get_temp_dir()}"],
+            capture_output=True, text=True, env=env, timeout=600)
+        self.assertEqual(result.returncode, 0, result.stderr[-2000:])
+        self.assertNotIn("failed", result.stderr)
+        self.assertNotIn("E0000", result.stderr)
+
 
 if __name__ == "__main__":
     tf.test.main()

@@ -418,11 +418,13 @@ def _write_report(config, result, grids, started):
     for column, arm in enumerate(config.arms):
         for row, metric in enumerate(metrics):
             axis = axes[row][column]
-            for side, style in (("ours", "-"), ("official", "--")):
+            for side, style, colour in (("ours", "-", "tab:blue"),
+                                        ("official", "--", "tab:red")):
                 for seed, entry in result["runs"].get(side, {}).get(arm, {}).items():
                     points = [p for p in entry["points"] if metric in p]
                     axis.plot([p["kimg"] for p in points], [p[metric] for p in points],
-                              style, marker="o", label=f"{side} seed {seed}")
+                              style, color=colour, marker="o", alpha=0.8,
+                              label=f"{side} seed {seed}")
             axis.set_title(f"{arm}: {metric}")
             axis.set_xlabel("kimg")
             axis.legend(fontsize=7)
@@ -442,8 +444,11 @@ def _write_report(config, result, grids, started):
     result["wall_s"] = time.time() - started
     with open(os.path.join(out, "parity.json"), "w", encoding="utf-8") as handle:
         json.dump(result, handle, indent=2, default=str)
-    title = (f"# Convergence parity with stylegan2-ada-pytorch\n\nMachine: "
-             f"{result['machine']}. KID: {result['feature_net']}. Command: "
+    m = result["machine"]
+    gpus = ", ".join(m["gpus"]) if m.get("gpus") else "no GPU"
+    title = (f"# Convergence parity with stylegan2-ada-pytorch\n\nMachine: {m['cpu']}, "
+             f"{m['cpu_count']} cores, {gpus}, TensorFlow {m['tensorflow']}. KID: "
+             f"{result['feature_net']}. Command: "
              f"`{config.command or 'tfdisgan.experiments.parity.run_parity'}`\n\n")
     with open(os.path.join(out, "parity.md"), "w", encoding="utf-8") as handle:
         handle.write(title + result["table"] + "\n")

@@ -129,12 +129,37 @@ def bias_act(x, b=None, act="linear", alpha=None, gain=None, clamp=None, axis=-1
             x = tf.nn.bias_add(x, b)
         else:
             x = x + tf.reshape(b, [-1 if i == axis_index else 1 for i in range(rank)])
-    x = spec.func(x, alpha)
+    if act == "lrelu" and alpha > 0 and not tf.executing_eagerly():
+        x = _leaky_relu(x, alpha)
+    else:
+        x = spec.func(x, alpha)
     if tf.is_tensor(gain) or gain != 1:
         x = x * tf.cast(gain, x.dtype)
     if clamp is not None:
         x = clamp_values(x, clamp)
     return x
+
+
+def _leaky_relu(x, alpha):
+    """``tf.nn.leaky_relu`` whose tape gradient reads its output instead of its input.
+
+    With ``alpha > 0`` the output is positive exactly where the input is, so
+    ``LeakyReluGrad(dy, y)`` equals ``LeakyReluGrad(dy, x)``, first and second order (the
+    op's own gradient gives both). Reading ``y`` leaves the bias add before it with one
+    consumer: with TensorFlow's gradient the bias add also feeds ``LeakyReluGrad``, and
+    grappler's remapper, trying to fuse ``Conv2D + BiasAdd + LeakyRelu``, then fails on the
+    whole train step ("remapper failed: ... fanout ... LeakyReluGrad exist for missing node
+    ... BiasAdd") and applies none of its fusions. Graph mode only (a tape entry, as
+    `clamp_values`); symbolic ``tf.gradients`` uses the op's own gradient (same values).
+    """
+    with record.stop_recording():
+        y = tf.nn.leaky_relu(x, alpha)
+
+    def backward(dy):
+        return [tf.raw_ops.LeakyReluGrad(gradients=dy, features=y, alpha=alpha)]
+
+    record.record_operation("LeakyRelu", [y], [x], backward)
+    return y
 
 
 def _clamp_gradient(x, y, dy):
