@@ -96,6 +96,18 @@ class QuietStartTest(tf.test.TestCase):
         self.assertEqual(result.returncode, 0, result.stderr[-2000:])
         self.assertNotIn("failed", result.stderr)
         self.assertNotIn("E0000", result.stderr)
+        # The step it optimised trained: R1 and path length ran, every value finite.
+        import glob
+        import json
+        import math
+
+        (log,) = glob.glob(os.path.join(self.get_temp_dir(), "*", "log.jsonl"))
+        with open(log, encoding="utf-8") as handle:
+            line = json.loads(handle.readlines()[-1])
+        self.assertGreater(line["r1"], 0.0)
+        self.assertGreater(line["pl_penalty"], 0.0)
+        self.assertTrue(all(math.isfinite(v) for v in line.values()
+                            if isinstance(v, float)), line)
 
 
 if __name__ == "__main__":

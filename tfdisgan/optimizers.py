@@ -92,10 +92,11 @@ class Adam(keras.optimizers.Adam):
         local_step = tf.cast(self.iterations + 1, dtype)
         beta_1_power = tf.pow(tf.cast(self.beta_1, dtype), local_step)
         beta_2_power = tf.pow(tf.cast(self.beta_2, dtype), local_step)
-        alpha = lr * tf.sqrt(1 - beta_2_power) / (1 - beta_1_power)
+        correction = tf.sqrt(1 - beta_2_power)
+        alpha = lr * correction / (1 - beta_1_power)
         epsilon = tf.constant(self.epsilon, dtype)
-        if getattr(self, "torch_epsilon", False):
-            epsilon = epsilon * tf.sqrt(1 - beta_2_power)
+        if self.torch_epsilon:
+            epsilon = epsilon * correction
         scalars = (
             alpha,
             tf.constant(1 - self.beta_1, dtype),
@@ -108,7 +109,7 @@ class Adam(keras.optimizers.Adam):
 
     def update_step(self, gradient, variable, learning_rate):
         if self.amsgrad or keras.backend.backend() != "tensorflow":
-            if getattr(self, "torch_epsilon", False):
+            if self.torch_epsilon:
                 raise ValueError("torch_epsilon needs the TensorFlow backend and no amsgrad.")
             return super().update_step(gradient, variable, learning_rate)
         alpha, one_minus_beta_1, one_minus_beta_2, epsilon = self._scalars(

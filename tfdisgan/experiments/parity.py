@@ -41,12 +41,13 @@ from tfdisgan import images as tfd_images
 from tfdisgan import nvidia_import, runs, training
 from tfdisgan.experiments import report
 from tfdisgan.experiments.small_data import FEATURE_NETS, feature_network
-from tfdisgan.metrics import kid, msssim, swd
+from tfdisgan.experiments.small_data import FLAG_HELP as STUDY_FLAG_HELP
+from tfdisgan.files import read_jsonl
 from tfdisgan.metrics.core import load_reals
 
 ARMS = ("plain", "cond", "ada")
 SIDES = ("ours", "official")
-METRICS = ("swd", "msssim", "kid")
+METRICS = ("swd", "msssim", "kid", "fid")  # kid and fid with a feature network
 # The official runner, in a source checkout of tfdisgan.
 DEFAULT_PEER_SCRIPT = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(
     os.path.abspath(__file__)))), "benchmarks", "train_official.py")
@@ -116,9 +117,8 @@ FLAG_HELP = {
     "ada_target": "ADA's target of sign(D(real)).",
     "ada_kimg": "ADA's speed: kimg for p to move by 1.",
     "num_gen": "Fakes per evaluation (SWD uses min(num_gen, reals) of each).",
-    "feature_net": "KID's feature network; auto: whichever is on this machine, else none.",
-    "inception": "Inception weights (default: Keras cache).",
-    "inception_sha256": "sha256 of the Inception graph you checked.",
+    # The feature network flags as the study's.
+    **{name: STUDY_FLAG_HELP[name] for name in ("feature_net", "inception", "inception_sha256")},
     "peer_python": "A Python with torch (never a dependency of tfdisgan).",
     "peer_root": "A source tree of NVlabs/stylegan2-ada-pytorch.",
     "peer_script": "The official runner (default: benchmarks/train_official.py of this "
@@ -233,20 +233,16 @@ def official_command(config, arm, seed, data_dir, out):
     return command
 
 
-def _read_jsonl(path):
-    with open(path, encoding="utf-8") as handle:
-        return [json.loads(line) for line in handle if line.strip()]
-
-
 def _train_ours(config, arm, seed, log):
     started = time.perf_counter()
     run_dir = training.run(train_config(config, arm, seed), verbose=False)
-    lines = _read_jsonl(os.path.join(run_dir, "log.jsonl"))
+    wall = time.perf_counter() - started
+    lines = read_jsonl(os.path.join(run_dir, "log.jsonl"))
     # Steady state: the ticks after the first (which includes tracing).
     rates = [line["img_per_s"] for line in lines[1:] if "img_per_s" in line]
     p = [line.get("aug_p") for line in lines if "aug_p" in line]
-    log(f"  ours {arm} seed {seed}: {time.perf_counter() - started:.0f} s")
-    return {"run_dir": run_dir, "wall_s": time.perf_counter() - started,
+    log(f"  ours {arm} seed {seed}: {wall:.0f} s")
+    return {"run_dir": run_dir, "wall_s": wall,
             "img_per_s": float(np.median(rates)) if rates else None,
             "aug_p": p[-1] if p and arm == "ada" else None}
 
@@ -258,14 +254,15 @@ def _train_official(config, arm, seed, data_dir, log):
     started = time.perf_counter()
     result = subprocess.run(official_command(config, arm, seed, data_dir, out), env=env,
                             capture_output=True, text=True)
+    wall = time.perf_counter() - started
     if result.returncode != 0:
         raise RuntimeError(f"official run {arm} seed {seed} failed:\n{result.stderr[-3000:]}")
-    stats = _read_jsonl(os.path.join(out, "stats.jsonl"))
+    stats = read_jsonl(os.path.join(out, "stats.jsonl"))
     sec_per_kimg = [s["Timing/sec_per_kimg"]["mean"] for s in stats[1:]
                     if "Timing/sec_per_kimg" in s]
     p = [s["Progress/augment"]["mean"] for s in stats if "Progress/augment" in s]
-    log(f"  official {arm} seed {seed}: {time.perf_counter() - started:.0f} s")
-    return {"run_dir": out, "wall_s": time.perf_counter() - started,
+    log(f"  official {arm} seed {seed}: {wall:.0f} s")
+    return {"run_dir": out, "wall_s": wall,
             "img_per_s": 1000.0 / float(np.median(sec_per_kimg)) if sec_per_kimg else None,
             "aug_p": p[-1] if p and arm == "ada" else None}
 
@@ -294,19 +291,12 @@ def _snapshots(side, run_dir):
 
 
 def evaluate(model, reals, num_gen, network=None, real_features=None, seed=123):
-    """SWD, MS-SSIM diversity and KID of `model`'s G_ema fakes; class-conditional models
-    draw the classes in turn. Returns ``(metrics, 16 fakes)``."""
+    """`report.fake_metrics` of `model`'s G_ema fakes (fixed latents; class-conditional
+    models draw the classes in turn). Returns ``(metrics, 16 fakes)``."""
     z = np.random.RandomState(seed).randn(num_gen, model.z_dim).astype(np.float32)
     labels = np.arange(num_gen) % model.num_classes if model.num_classes else None
     fakes = np.asarray(model.generate(z=z, labels=labels, batch_size=64))
-    n = min(num_gen, len(reals))
-    subset = reals[np.random.RandomState(seed).permutation(len(reals))[:n]]
-    results = {"swd": swd.sliced_wasserstein_distance(subset, fakes[:n], seed=seed)["swd"],
-               "msssim": msssim.msssim_diversity(fakes, seed=seed)}
-    if network is not None:
-        results["kid"] = kid.kernel_inception_distance(real_features, network(fakes),
-                                                       seed=seed)
-    return results, fakes[:16]
+    return report.fake_metrics(reals, fakes, seed, network, real_features), fakes[:16]
 
 
 def run_parity(config, verbose=True):
@@ -356,7 +346,7 @@ def _aligned(points, evaluated):
     return [min(points, key=lambda p, k=k: abs(p["kimg"] - k)) for k in evaluated]
 
 
-def _summary(result, config, side, arm, metric, evaluated):
+def _summary(result, side, arm, metric, evaluated):
     """Per evaluated kimg: the values over seeds of one side."""
     seeds = result["runs"].get(side, {}).get(arm, {})
     values = [[p.get(metric) for p in _aligned(entry["points"], evaluated)]
@@ -369,18 +359,24 @@ def _evaluated(config):
     return [config.eval_kimg * (i + 1) for i in range(count)]
 
 
+def _measured(result):
+    """The `METRICS` some evaluated point has."""
+    return [m for m in METRICS if any(m in p for side in result["runs"].values()
+                                      for arm in side.values() for e in arm.values()
+                                      for p in e["points"])]
+
+
 def format_table(result, config):
     """Markdown: per arm, metric and evaluated kimg, each side's mean [min, max] over seeds
     and whether our mean lies inside the official range."""
     evaluated = _evaluated(config)
-    metrics = [m for m in METRICS if m != "kid" or result["feature_net"] and not
-               result["feature_net"].startswith("not computed")]
+    metrics = _measured(result)
     rows = ["| arm | metric | kimg | ours: mean [min, max] | official: mean [min, max] | "
             "ours inside the official range |", "|---|---|---|---|---|---|"]
     for arm in config.arms:
         for metric in metrics:
-            ours = _summary(result, config, "ours", arm, metric, evaluated)
-            theirs = _summary(result, config, "official", arm, metric, evaluated)
+            ours = _summary(result, "ours", arm, metric, evaluated)
+            theirs = _summary(result, "official", arm, metric, evaluated)
             for i, kimg in enumerate(evaluated):
                 a, b = ours[i], theirs[i]
                 inside = ("yes" if a and b and min(b) <= np.mean(a) <= max(b) else
@@ -410,9 +406,7 @@ def _write_report(config, result, grids, started):
     from matplotlib import pyplot
 
     out = config.outdir
-    metrics = [m for m in METRICS if any(m in p for side in result["runs"].values()
-                                         for arm in side.values() for e in arm.values()
-                                         for p in e["points"])]
+    metrics = _measured(result)
     figure, axes = pyplot.subplots(len(metrics), len(config.arms), squeeze=False,
                                    figsize=(4.5 * len(config.arms), 3.2 * len(metrics)))
     for column, arm in enumerate(config.arms):

@@ -128,6 +128,32 @@ def heldout_reals(config, reals):
     return images[len(reals):]
 
 
+def fake_metrics(reals, fakes, seed=0, network=None, real_features=None):
+    """SWD x 1e3 of the fakes against as many reals (the same seeded subset for every model
+    compared), the fakes' MS-SSIM diversity and, with a feature `network` (and its
+    `real_features` of the reals), KID and FID.
+
+    Returns:
+        dict: ``swd``, ``msssim``, ``num_gen``, ``swd_num`` and, with a network, ``kid``
+        and ``fid``.
+    """
+    n = min(len(fakes), len(reals))
+    subset = reals[np.random.RandomState(seed).permutation(len(reals))[:n]]
+    results = {
+        "swd": swd.sliced_wasserstein_distance(subset, fakes[:n], seed=seed)["swd"],
+        "msssim": msssim.msssim_diversity(fakes, seed=seed),
+        "num_gen": len(fakes),
+        "swd_num": int(n),
+    }
+    if network is not None:
+        # With a few hundred images both are biased by the counts: compare models only.
+        fake_features = network(fakes)
+        results["kid"] = kid.kernel_inception_distance(real_features, fake_features,
+                                                       seed=seed)
+        results["fid"] = frechet.frechet_distance_from_features(real_features, fake_features)
+    return results
+
+
 def evaluate(model, reals, detectors, num_gen, seed=0, network=None, real_features=None,
              grid_images=16, heldout=None):
     """Metrics and leak rates of a generator against the reals.
@@ -151,21 +177,7 @@ def evaluate(model, reals, detectors, num_gen, seed=0, network=None, real_featur
     """
     z = np.random.RandomState(seed).randn(num_gen, model.z_dim).astype(np.float32)
     fakes = np.asarray(model.generate(z=z, batch_size=64))
-    n = min(num_gen, len(reals))
-    # The same random subset of reals for every arm: SWD compares equal counts.
-    subset = reals[np.random.RandomState(seed).permutation(len(reals))[:n]]
-    results = {
-        "swd": swd.sliced_wasserstein_distance(subset, fakes[:n], seed=seed)["swd"],
-        "msssim": msssim.msssim_diversity(fakes, seed=seed),
-        "num_gen": int(num_gen),
-        "swd_num": int(n),
-    }
-    if network is not None:
-        # With a few hundred images both are biased by the counts: compare arms only.
-        fake_features = network(fakes)
-        results["kid"] = kid.kernel_inception_distance(real_features, fake_features,
-                                                       seed=seed)
-        results["fid"] = frechet.frechet_distance_from_features(real_features, fake_features)
+    results = fake_metrics(reals, fakes, seed, network, real_features)
     results["leak"] = {kind: d.leak_rate(fakes) for kind, d in detectors.items()}
     # Measured here, not read from log.jsonl: its tick values are the trackers' running
     # means since the start of the run, not the state at the end.

@@ -7,25 +7,13 @@ Matplotlib is an optional extra: ``pip install tfdisgan[plot]``.
 """
 
 import glob
-import json
 import math
 import os
 
+from tfdisgan.files import read_jsonl
+
 LOSS_KEYS = ("d_loss", "g_loss", "r1_penalty", "pl_penalty")
 D_OUTPUT_KEYS = ("d_real", "d_fake", "aug_p")
-
-
-def _read_jsonl(path):
-    rows = []
-    with open(path, encoding="utf-8") as handle:
-        for number, line in enumerate(handle, 1):
-            if not line.strip():
-                continue
-            try:
-                rows.append(json.loads(line))
-            except json.JSONDecodeError as error:
-                raise ValueError(f"{path}:{number}: not a JSON line ({error})") from None
-    return rows
 
 
 def read_run_logs(run_dir):
@@ -52,14 +40,14 @@ def read_run_logs(run_dir):
         xs.append(float(x))
         ys.append(float(y))
 
-    rows = _read_jsonl(log_path) if os.path.isfile(log_path) else []
+    rows = read_jsonl(log_path) if os.path.isfile(log_path) else []
     for row in rows:
         for key in LOSS_KEYS:
             add("losses", key, row.get("kimg"), row.get(key))
         for key in D_OUTPUT_KEYS:
             add("discriminator outputs", key, row.get("kimg"), row.get(key))
     for path in metric_paths:
-        for record in _read_jsonl(path):
+        for record in read_jsonl(path):
             # One panel per metric (precision with recall, SWD with its levels, ...); records
             # without a kimg (older scripts/metrics.py lines) cannot be placed and are left out.
             panel = record.get("metric") or os.path.basename(path)[7:-6]
