@@ -3,14 +3,12 @@ leak test and tiny studies."""
 
 import json
 import os
-import subprocess
-import sys
 
 import numpy as np
 import tensorflow as tf
 from PIL import Image
 
-from tests.fixtures import REPO
+from tests.fixtures import run_script
 from tfdisgan.data import procedural
 from tfdisgan.experiments import cross_mix, leak
 from tfdisgan.experiments import small_data as study
@@ -175,10 +173,8 @@ class StudyTest(tf.test.TestCase):
         self.assertEqual(ada.ada_kimg, 4.0)  # a fifth of the budget
 
     def test_script_reports_bad_flag(self):
-        result = subprocess.run(
-            [sys.executable, os.path.join(REPO, "scripts", "study.py"), "--arms=none,mixup",
-             f"--outdir={self.get_temp_dir()}"],
-            capture_output=True, text=True, cwd=REPO, timeout=120)
+        result = run_script("study.py", "--arms=none,mixup", f"--outdir={self.get_temp_dir()}",
+                            timeout=120)
         self.assertEqual(result.returncode, 2, result.stderr)
         self.assertIn("--arms: unknown arm 'mixup'", result.stderr)
 
