@@ -48,8 +48,9 @@ class TrainConfig:
         kimg: length in thousands of real images (or use `steps`).
         steps: length in train steps (or use `kimg`).
         g_lr, d_lr, beta1, beta2: Adam settings (DCGAN paper: 2e-4, 0.5, 0.999).
-        augment: "none" | "diffaugment" | "classic" | "ada" | "diffaugment+ada" (ADA's
-            `bgc` pipeline followed by DiffAugment with the `diffaugment` policy).
+        augment: "none" | "diffaugment" | "classic" | "ada" | "diffaugment+ada" (DiffAugment
+            with the `diffaugment` policy, then ADA's `bgc` pipeline, as the DiffAugment
+            fork of stylegan2-ada-pytorch combines them).
         diffaugment: DiffAugment policy, e.g. "color,translation,cutout".
         ada_target: ADA's target for r_t = E[sign(D(reals))] (stylegan2-ada 0.6).
         ada_kimg: ADA adjustment speed: kimg for p to move by 1 (stylegan2-ada 500).

@@ -22,6 +22,7 @@ from tfdisgan.augment.ada_ops import (
     parse_pipeline,
     sample_matrices,
 )
+from tfdisgan.augment.diffaugment import diff_augment
 from tfdisgan.models import DCGAN, StyleGAN2
 from tfdisgan.models.stylegan2 import lazy_adam
 
@@ -616,6 +617,18 @@ class LayerTest(tf.test.TestCase, parameterized.TestCase):
         both = get_augment("diffaugment+ada", policy="color,translation")
         self.assertEqual(both.diffaugment, "color,translation")
         self.assertEqual(get_augment("ada").diffaugment, "")
+
+    def test_diffaugment_runs_before_the_pipeline(self):
+        # DiffAugment-stylegan2-pytorch's run_D: DiffAugment(img), then augment_pipe(img).
+        x = tf.random.stateless_uniform([4, 16, 16, 3], [3, 4], -1.0, 1.0)
+        seed = tf.constant([5, 6])
+        policy = "color,translation,cutout"
+        diff_seed = tf.random.experimental.stateless_split(seed, 2)[1]
+        both = ada_augment(x, 0.8, seed, diffaugment=policy)
+        first = ada_augment(diff_augment(x, policy, seed=diff_seed), 0.8, seed)
+        self.assertAllClose(both, first, atol=1e-6)
+        after = diff_augment(ada_augment(x, 0.8, seed), policy, seed=diff_seed)
+        self.assertGreater(float(tf.reduce_max(tf.abs(both - after))), 0.1)
 
 
 class AdaptationTest(tf.test.TestCase):

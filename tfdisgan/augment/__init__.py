@@ -30,7 +30,7 @@ def get_augment(
         name: str, one of ``"none"``, ``"diffaugment"``, ``"classic"``, ``"ada"``,
             ``"diffaugment+ada"`` (case-insensitive).
         policy: str, DiffAugment policy, used by ``"diffaugment"`` and
-            ``"diffaugment+ada"`` (applied after the ADA pipeline). Default
+            ``"diffaugment+ada"`` (applied before the ADA pipeline). Default
             ``"color,translation,cutout"``.
         seed: int or None, seed of the layer's random generator. Default None.
         ada_target: float in [0, 1], ADA's ``r_t`` target. Default 0.6.

@@ -65,8 +65,8 @@ class AdaptiveAugment(keras.layers.Layer):
         xint_max, scale_std, rotate_max, aniso_std, xfrac_std, brightness_std,
             contrast_std, hue_max, saturation_std: floats >= 0, strengths (official
             defaults 0.125, 0.2, 1, 0.2, 0.125, 0.2, 0.5, 1, 1).
-        diffaugment: str, DiffAugment policy applied after the pipeline to every image
-            ("DiffAugment + ADA"). Default ``""`` (none).
+        diffaugment: str, DiffAugment policy applied to every image before the pipeline
+            ("DiffAugment + ADA", in the DiffAugment fork's order). Default ``""`` (none).
         seed: int or None, initial state of the seed generator. Default None (random).
         **kwargs: standard ``keras.layers.Layer`` arguments.
 

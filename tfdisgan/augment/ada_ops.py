@@ -222,6 +222,16 @@ _LUMA_OUTER = np.outer(_LUMA, _LUMA).astype(np.float32)
 # ------------------------------------------------------------------------------------------
 
 
+def _uniform(shape, seed):
+    """Uniform [0, 1) variates (torch.rand's role in the official pipeline)."""
+    return tf.random.stateless_uniform(shape, seed)
+
+
+def _normal(shape, seed):
+    """Standard normal variates (torch.randn's role)."""
+    return tf.random.stateless_normal(shape, seed)
+
+
 def sample_matrices(batch, height, width, channels, p, seed, multipliers, strengths=None):
     """Draws the per-image geometric and colour matrices of the pipeline.
 
@@ -248,10 +258,10 @@ def sample_matrices(batch, height, width, channels, p, seed, multipliers, streng
     shape = tf.reshape(batch, [1])
 
     def uniform(stream, extra=()):
-        return tf.random.stateless_uniform(tf.concat([shape, extra], 0), seeds[stream])
+        return _uniform(tf.concat([shape, extra], 0), seeds[stream])
 
     def normal(stream, extra=()):
-        return tf.random.stateless_normal(tf.concat([shape, extra], 0), seeds[stream])
+        return _normal(tf.concat([shape, extra], 0), seeds[stream])
 
     def gate(name, prob, extra=()):
         """Per-image Bernoulli(prob) draw from the gate stream of `name`."""
@@ -481,8 +491,9 @@ def ada_augment(images, p, seed, pipeline="bgc", strengths=None, diffaugment="")
         seed: int, or int tensor ``[2]`` (a stateless seed).
         pipeline: preset or names (see `parse_pipeline`). Default ``"bgc"``.
         strengths: dict overriding ``DEFAULT_STRENGTHS``. Default None.
-        diffaugment: DiffAugment policy applied after the ADA pipeline (always, not with
-            probability ``p``). Default ``""`` (none).
+        diffaugment: DiffAugment policy applied before the ADA pipeline (always, not with
+            probability ``p``), in the order of mit-han-lab/data-efficient-gans'
+            DiffAugment-stylegan2-pytorch (its loss.py ``run_D``). Default ``""`` (none).
 
     Returns:
         Tensor ``[B, H, W, C]`` of the input dtype, differentiable w.r.t. ``images``.
@@ -508,6 +519,8 @@ def ada_augment(images, p, seed, pipeline="bgc", strengths=None, diffaugment="")
     ada_seed, diff_seed = tf.unstack(tf.random.experimental.stateless_split(seed, 2))
     dtype = images.dtype
     x = tf.cast(images, tf.float32)
+    if policy:
+        x = diff_augment(x, policy, seed=diff_seed)
     g_inv, color = sample_matrices(
         tf.shape(x)[0], height, width, channels, p, ada_seed,
         {n: 1.0 for n in names}, strengths,
@@ -524,6 +537,4 @@ def ada_augment(images, p, seed, pipeline="bgc", strengths=None, diffaugment="")
             raise ValueError(f"ADA colour transforms need 1 or 3 channels. Received: shape "
                              f"{images.shape}")
         x = apply_color(x, color)
-    if policy:
-        x = diff_augment(x, policy, seed=diff_seed)
     return tf.cast(x, dtype)
