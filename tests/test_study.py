@@ -68,11 +68,12 @@ class StudyTest(tf.test.TestCase):
 
     def test_tiny_study_writes_table_json_and_grids(self):
         # The main model (StyleGAN2, R1 and path length on) with ADA, so the study's arms,
-        # its ADA column and its report are exercised as users run them.
+        # its ADA column and its report are exercised as users run them; evaluated after
+        # each of the 2 steps (--eval_kimg, one step of 8 images), so the curves too.
         report_dir = os.path.join(self.get_temp_dir(), "grids")
         config = self._config(arms=("none", "ada"), report_dir=report_dir,
                               feature_net="none", model="stylegan2", cfg="cpu_tiny",
-                              channel_base=128, channel_max=16)
+                              channel_base=128, channel_max=16, eval_kimg=0.008)
         result = study.run_study(config, verbose=False)
         with open(os.path.join(config.outdir, "study.json"), encoding="utf-8") as handle:
             stored = json.load(handle)
@@ -90,6 +91,12 @@ class StudyTest(tf.test.TestCase):
             with open(os.path.join(values["run_dir"], "config.json"), encoding="utf-8") as f:
                 trained = json.load(f)
             self.assertEqual((trained["model"], trained["channel_max"]), ("stylegan2", 16))
+            # The curve: both checkpoints evaluated, the last one being the final model.
+            curve = values["curve"]
+            self.assertEqual([p["kimg"] for p in curve], [0.008, 0.016])
+            self.assertEqual(curve[-1]["swd"], values["swd"])
+            self.assertNotEqual(curve[0]["swd"], curve[1]["swd"])  # the model moved
+            self.assertIsNotNone(curve[0]["d_heldout"])
         self.assertIsNone(stored["arms"]["none"]["aug_p"])  # no ADA
         self.assertGreaterEqual(stored["arms"]["ada"]["aug_p"], 0.0)  # ADA's p, logged
         self.assertTrue(os.path.isfile(os.path.join(report_dir, "study.json")))
@@ -100,6 +107,11 @@ class StudyTest(tf.test.TestCase):
         self.assertRegex(table, r"\| none \| none \| 0\.016 \|")
         self.assertRegex(table, r"\| ada \| ada \|")
         self.assertIn("FID/KID: not computed (--feature_net=none)", table)
+        self.assertIn("## Against kimg (--eval_kimg)", table)
+        self.assertRegex(table, r"\| ada \| 0\.008 \| [0-9.]+ \| [0-9.]+ \|")
+        self.assertIn("Lowest SWD per arm: none ", table)
+        with Image.open(os.path.join(report_dir, "study_curves.png")) as png:
+            self.assertGreater(png.size[0], 600)  # SWD, MS-SSIM, D, 2 leak panels
 
     def test_fid_kid_columns_with_a_feature_network(self):
         from unittest import mock
@@ -152,6 +164,8 @@ class StudyTest(tf.test.TestCase):
             (dict(leak_kinds=("shear",)), "--leak_kinds"),
             (dict(feature_net="vgg"), "--feature_net"),
             (dict(classes=(), arms=("transfer",)), "--pretrain_classes"),
+            (dict(eval_kimg=0.0), "--eval_kimg: must be > 0"),
+            (dict(eval_kimg=1.0), "--eval_kimg: 1 is more than the budget, 0.016 kimg"),
         ]
         for overrides, message in cases:
             with self.subTest(message=message):
@@ -171,6 +185,12 @@ class StudyTest(tf.test.TestCase):
         self.assertEqual((other.data, other.classes), ("procedural:32", ()))
         ada = study.train_config(self._config(kimg=20.0, steps=None), "ada", "runs")
         self.assertEqual(ada.ada_kimg, 4.0)  # a fifth of the budget
+        # --eval_kimg: a checkpoint at every evaluation, all kept; not for the pre-training.
+        curves = self._config(kimg=20.0, steps=None, eval_kimg=2.0)
+        arm = study.train_config(curves, "none", "runs")
+        self.assertEqual((arm.tick_kimg, arm.snapshot_ticks, arm.keep_checkpoints),
+                         (2.0, 1, 12))
+        self.assertEqual(study.train_config(curves, "pretrain", "runs").keep_checkpoints, 1)
 
     def test_script_reports_bad_flag(self):
         result = run_script("study.py", "--arms=none,mixup", f"--outdir={self.get_temp_dir()}",

@@ -400,31 +400,21 @@ def _range(values):
 
 
 def _write_report(config, result, grids, started):
-    import matplotlib
-
-    matplotlib.use("Agg")
-    from matplotlib import pyplot
-
     out = config.outdir
-    metrics = _measured(result)
-    figure, axes = pyplot.subplots(len(metrics), len(config.arms), squeeze=False,
-                                   figsize=(4.5 * len(config.arms), 3.2 * len(metrics)))
-    for column, arm in enumerate(config.arms):
-        for row, metric in enumerate(metrics):
-            axis = axes[row][column]
+    panels = []
+    for metric in _measured(result):
+        for arm in config.arms:
+            lines = []
             for side, style, colour in (("ours", "-", "tab:blue"),
                                         ("official", "--", "tab:red")):
                 for seed, entry in result["runs"].get(side, {}).get(arm, {}).items():
                     points = [p for p in entry["points"] if metric in p]
-                    axis.plot([p["kimg"] for p in points], [p[metric] for p in points],
-                              style, color=colour, marker="o", alpha=0.8,
-                              label=f"{side} seed {seed}")
-            axis.set_title(f"{arm}: {metric}")
-            axis.set_xlabel("kimg")
-            axis.legend(fontsize=7)
-    figure.tight_layout()
-    figure.savefig(os.path.join(out, "parity_curves.png"), dpi=90)
-    pyplot.close(figure)
+                    lines.append(dict(label=f"{side} seed {seed}", style=style, color=colour,
+                                      kimg=[p["kimg"] for p in points],
+                                      values=[p[metric] for p in points]))
+            panels.append((f"{arm}: {metric}", lines))
+    report.plot_curves(panels, os.path.join(out, "parity_curves.png"),
+                       columns=len(config.arms))
     written = ["parity_curves.png"]
     first = seeds_of(config)[0]
     for arm in config.arms:

@@ -7,7 +7,8 @@ reals, unseen reals (`heldout_reals`) and fakes (`mean_logit`), ADA's p.
 A study's result is one dict; `write_report` stores it as OUTDIR/<name>.json and its
 markdown table as OUTDIR/<name>.md after every arm (a partial report survives a crash),
 copying both to a `report_dir` (e.g. docs/study) when the config names one; `save_grid`
-and `copy_small` write the sample grids, `machine` describes the machine it ran on.
+and `copy_small` write the sample grids, `plot_curves` the metrics against kimg, `machine`
+describes the machine it ran on.
 """
 
 import json
@@ -102,6 +103,106 @@ def write_report(config, result, started, name, title, table):
         for file_name in (f"{name}.json", f"{name}.md"):
             shutil.copyfile(os.path.join(config.outdir, file_name),
                             os.path.join(config.report_dir, file_name))
+
+
+def plot_curves(panels, path, columns=None, dpi=90):
+    """Draws curves against kimg, one axis per panel, as a PNG (needs matplotlib).
+
+    Args:
+        panels: list of ``(title, lines)``; each line a dict with ``label``, ``kimg`` and
+            ``values`` (equal-length lists; None values are skipped) and optional
+            ``style`` ("-", "--", ...) and ``color``.
+        path: the PNG written.
+        columns: axes per row (default: all in one row).
+        dpi: resolution.
+
+    Raises:
+        ImportError: matplotlib is not installed (the message says how to install it).
+    """
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")  # files only: no display on servers
+        from matplotlib import pyplot
+    except ImportError:
+        raise ImportError("plotting curves needs matplotlib: pip install 'tfdisgan[plot]' "
+                          "(or pip install matplotlib)") from None
+    columns = columns or len(panels)
+    rows = -(-len(panels) // columns)
+    figure, axes = pyplot.subplots(rows, columns, squeeze=False,
+                                   figsize=(4.5 * columns, 3.2 * rows))
+    for index, (title, lines) in enumerate(panels):
+        axis = axes[index // columns][index % columns]
+        for line in lines:
+            pairs = [(k, v) for k, v in zip(line["kimg"], line["values"], strict=True)
+                     if v is not None]
+            axis.plot([k for k, _ in pairs], [v for _, v in pairs], line.get("style", "-"),
+                      color=line.get("color"), marker="o", alpha=0.8, label=line["label"])
+        axis.set_title(title)
+        axis.set_xlabel("kimg")
+        axis.legend(fontsize=7)
+    for index in range(len(panels), rows * columns):
+        axes[index // columns][index % columns].axis("off")
+    figure.tight_layout()
+    figure.savefig(path, dpi=dpi)
+    pyplot.close(figure)
+
+
+CURVE_METRICS = (("swd", "SWD x1e3 (lower better)"), ("msssim", "MS-SSIM of the fakes"),
+                 ("d_real", "D(real): training reals (-) and held-out (--)"))
+
+
+def plot_arm_curves(result, path):
+    """The arms' metrics against kimg (`small_data.StudyConfig.eval_kimg`): SWD, MS-SSIM, D's mean
+    logit on the training reals (solid) and on held-out reals (dashed), and each leak
+    rate, one line per arm; written to `path` (PNG). Returns False when no arm has a
+    curve."""
+    arms = {arm: a["curve"] for arm, a in result["arms"].items() if a.get("curve")}
+    if not arms:
+        return False
+    colours = dict(zip(arms, [f"C{i}" for i in range(len(arms))], strict=True))
+    panels = []
+    for key, title in CURVE_METRICS:
+        lines = []
+        for arm, curve in arms.items():
+            kimg = [p["kimg"] for p in curve]
+            lines.append(dict(label=arm, color=colours[arm], kimg=kimg,
+                              values=[p.get(key) for p in curve]))
+            if key == "d_real":
+                lines.append(dict(label=f"{arm} held-out", color=colours[arm], style="--",
+                                  kimg=kimg, values=[p.get("d_heldout") for p in curve]))
+        panels.append((title, lines))
+    for kind in result["calibration"]:
+        panels.append((f"{kind} leak (fraction of fakes)", [
+            dict(label=arm, color=colours[arm], kimg=[p["kimg"] for p in curve],
+                 values=[p["leak"].get(kind) for p in curve]) for arm, curve in arms.items()]))
+    plot_curves(panels, path, columns=min(len(panels), 3))
+    return True
+
+
+def format_arm_curves(result):
+    """The markdown table of the curves: per arm and evaluated kimg, SWD, MS-SSIM, D(real),
+    D(held-out) and the leak rates; and where each arm's SWD was lowest. "" without
+    curves."""
+    kinds = list(result["calibration"])
+    head = ["arm", "kimg", "SWD x1e3", "MS-SSIM", "D(real)", "D(held-out)",
+            *[f"{k} leak" for k in kinds]]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    lowest = []
+    for arm, a in result["arms"].items():
+        curve = a.get("curve") or []
+        for p in curve:
+            lines.append("| " + " | ".join(
+                [arm, fmt(p["kimg"]), fmt(p["swd"]), fmt(p["msssim"]), fmt(p.get("d_real")),
+                 fmt(p.get("d_heldout")), *[fmt(p["leak"].get(k), 2) for k in kinds]]) + " |")
+        scored = [p for p in curve if p["swd"] is not None]
+        if scored:
+            best = min(scored, key=lambda p: p["swd"])
+            lowest.append(f"{arm} {fmt(best['swd'])} at {fmt(best['kimg'])} kimg (end "
+                          f"{fmt(scored[-1]['swd'])})")
+    if len(lines) == 2:
+        return ""
+    return ("\n".join(lines) + "\n\n- Lowest SWD per arm: " + "; ".join(lowest) + ".\n")
 
 
 def mean_logit(model, images, batch_size=64):

@@ -45,7 +45,7 @@ from tfdisgan.experiments.leak import LEAK_KINDS, LeakDetector
 from tfdisgan.metrics import features, msssim
 from tfdisgan.metrics.core import load_reals
 from tfdisgan.precision import PRECISIONS
-from tfdisgan.runs import load_model
+from tfdisgan.runs import checkpoint_kimgs, load_model
 
 AUGMENT_ARMS = ("none", "classic", "diffaugment", "ada", "diffaugment+ada")
 ARMS = (*AUGMENT_ARMS, "transfer")
@@ -76,6 +76,9 @@ class StudyConfig:
         channel_base, channel_max: StyleGAN2 width (None: the `cfg` preset's), as
             `TrainConfig`.
         arms: subset of `ARMS` to run, in order.
+        eval_kimg: evaluate every arm every `eval_kimg` (a checkpoint kept at each) and
+            plot the metrics against kimg (study_curves.png): where an arm's quality turns
+            and D(real) on the training reals leaves D(held-out). None: at the end only.
         ada_kimg: ADA's adjustment speed (None: a fifth of the budget, so p can reach its
             level inside a short run; stylegan2-ada's 500 is for runs of thousands of kimg).
         freeze_d: FreezeD blocks of the transfer arm's fine-tuning.
@@ -119,6 +122,7 @@ class StudyConfig:
     channel_base: int | None = None
     channel_max: int | None = None
     arms: tuple = ARMS
+    eval_kimg: float | None = None
     ada_kimg: float | None = None
     freeze_d: int = 0
     num_gen: int | None = None
@@ -155,6 +159,8 @@ FLAG_HELP = {
     "channel_base": "StyleGAN2 width (default: the --cfg preset's).",
     "channel_max": "StyleGAN2 maximum width (default: the preset's).",
     "arms": f"Arms to run, of {', '.join(ARMS)}.",
+    "eval_kimg": "Evaluate every arm every this many kimg and plot the curves (default: at "
+                 "the end only).",
     "ada_kimg": "ADA adjustment speed (default: a fifth of the budget).",
     "freeze_d": "FreezeD blocks when fine-tuning (transfer).",
     "num_gen": "Fakes per arm (default: as many as reals, <= 2000).",
@@ -237,6 +243,17 @@ def check_config(config):
                          f"got {config.feature_net!r}")
     if config.ada_kimg is not None and not config.ada_kimg > 0:
         raise StudyError(f"--ada_kimg: must be > 0, got {config.ada_kimg}")
+    if config.eval_kimg is not None:
+        if not config.eval_kimg > 0:
+            raise StudyError(f"--eval_kimg: must be > 0, got {config.eval_kimg}")
+        if config.eval_kimg > budget_kimg(config):
+            raise StudyError(f"--eval_kimg: {config.eval_kimg:g} is more than the budget, "
+                             f"{budget_kimg(config):g} kimg")
+        try:
+            import matplotlib  # noqa: F401  (the curves are plotted after the training)
+        except ImportError:
+            raise StudyError("--eval_kimg: plotting the curves needs matplotlib: pip install "
+                             "'tfdisgan[plot]'") from None
 
 
 def budget_kimg(config):
@@ -268,14 +285,18 @@ def _pretrain_classes(config):
 def train_config(config, arm, run_dir_parent, transfer_from=""):
     """The `TrainConfig` of one arm (or of the pre-training, arm="pretrain")."""
     budget = budget_kimg(config)
-    # Ten log lines; a checkpoint and a grid at half way and at the end.
-    ticks = dict(tick_kimg=max(budget / 10, 1e-3), snapshot_ticks=5)
+    if config.eval_kimg and arm != "pretrain":
+        # A log line, a grid and a checkpoint (all kept) every eval_kimg: the curves.
+        ticks = dict(tick_kimg=config.eval_kimg, snapshot_ticks=1,
+                     keep_checkpoints=int(budget / config.eval_kimg) + 2)
+    else:
+        # Ten log lines; a checkpoint and a grid at half way and at the end.
+        ticks = dict(tick_kimg=max(budget / 10, 1e-3), snapshot_ticks=5, keep_checkpoints=1)
     common = dict(
         outdir=run_dir_parent, model=config.model,
         cfg=config.cfg if config.model == "stylegan2" else None,
         resolution=config.resolution, batch=config.batch, seed=config.seed,
-        grid_seeds=config.grid_images, showcase=False, keep_checkpoints=1,
-        precision=config.precision, **ticks,
+        grid_seeds=config.grid_images, showcase=False, precision=config.precision, **ticks,
     )
     if config.model == "dcgan":
         common.update(base_channels=config.base_channels, max_channels=config.max_channels)
@@ -397,7 +418,10 @@ def format_table(result):
                      f"{', '.join(p['classes']) or 'all classes of ' + p['data']} "
                      f"({p['wall_s']:.0f} s), then fine-tuned like the `{SCRATCH_ARM}` arm "
                      "(its scratch baseline).")
-    return "\n".join(lines) + "\n\n" + "\n".join(notes) + "\n"
+    curves = report.format_arm_curves(result)
+    if curves:
+        curves = "\n## Against kimg (--eval_kimg)\n\n" + curves
+    return "\n".join(lines) + "\n\n" + "\n".join(notes) + "\n" + curves
 
 
 def run_study(config, verbose=True):
@@ -473,12 +497,21 @@ def run_study(config, verbose=True):
         entry = {"augment": cfg.augment, "diverged": diverged, "wall_s": wall,
                  "run_dir": run_dir}
         if tf.train.latest_checkpoint(os.path.join(run_dir, "checkpoints")):
-            model, _, _ = load_model(run_dir)
-            metrics, grid = report.evaluate(model, reals, detectors, num_gen, seed=config.seed,
-                                            network=network, real_features=real_feats,
-                                            grid_images=config.grid_images,
-                                            heldout=heldout)
-            del model
+            curve = []
+            # Every kept checkpoint with --eval_kimg (the last is the final model), else
+            # the latest only.
+            for prefix, kimg in (checkpoint_kimgs(run_dir) if config.eval_kimg
+                                 else [(run_dir, None)]):
+                model, _, _ = load_model(prefix)
+                metrics, grid = report.evaluate(
+                    model, reals, detectors, num_gen, seed=config.seed, network=network,
+                    real_features=real_feats, grid_images=config.grid_images,
+                    heldout=heldout)
+                del model
+                if kimg is not None:
+                    curve.append(dict(metrics, kimg=kimg))
+            if curve:
+                entry["curve"] = curve
             name = arm.replace("+", "_")
             entry["grid"] = os.path.join(config.outdir, f"{name}.png")
             report.save_grid(grid, entry["grid"])
@@ -513,4 +546,9 @@ def _pretrain(pretrain_cfg, runs, strategy, result, log, verbose):
 
 
 def _write_report(config, result, started):
+    if report.plot_arm_curves(result, os.path.join(config.outdir, "study_curves.png")):
+        result["curves_png"] = os.path.join(config.outdir, "study_curves.png")
+        if config.report_dir:
+            report.copy_small(result["curves_png"],
+                              os.path.join(config.report_dir, "study_curves.png"))
     report.write_report(config, result, started, "study", "Small-data study", format_table)
