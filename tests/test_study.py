@@ -165,6 +165,8 @@ class StudyTest(tf.test.TestCase):
             (dict(feature_net="vgg"), "--feature_net"),
             (dict(classes=(), arms=("transfer",)), "--pretrain_classes"),
             (dict(eval_kimg=0.0), "--eval_kimg: must be > 0"),
+            (dict(arms=("rot90@0",)), r"--arms: rot90@0: P must be in \(0, 1\]"),
+            (dict(arms=("rot90@x",)), "--arms: unknown arm 'rot90@x'"),
             (dict(eval_kimg=1.0), "--eval_kimg: 1 is more than the budget, 0.016 kimg"),
         ]
         for overrides, message in cases:
@@ -185,6 +187,11 @@ class StudyTest(tf.test.TestCase):
         self.assertEqual((other.data, other.classes), ("procedural:32", ()))
         ada = study.train_config(self._config(kimg=20.0, steps=None), "ada", "runs")
         self.assertEqual(ada.ada_kimg, 4.0)  # a fifth of the budget
+        # The leak against P: quarter turns of the reals only, at P.
+        leaky = study.train_config(config, "rot90@0.25", "runs")
+        self.assertEqual((leaky.augment, leaky.aug_p, leaky.run_name),
+                         ("rot90", 0.25, "rot90_p0.25"))
+        self.assertEqual(study.train_config(config, "rot90", "runs").aug_p, 1.0)
         # --eval_kimg: a checkpoint at every evaluation, all kept; not for the pre-training.
         curves = self._config(kimg=20.0, steps=None, eval_kimg=2.0)
         arm = study.train_config(curves, "none", "runs")

@@ -13,7 +13,7 @@ DCGAN_DEFAULTS = dict(batch=32, g_lr=2e-4, d_lr=2e-4, beta1=0.5, beta2=0.999, r1
                       r1_interval=1, ema_kimg=10.0, ema_rampup=0.05, z_dim=100)
 STYLEGAN2_ONLY = ("w_dim", "channel_base", "channel_max", "mapping_layers", "mbstd_group",
                    "style_mixing", "pl_weight", "pl_interval", "num_fp16_res")
-AUGMENTS = ("none", "diffaugment", "classic", "ada", "diffaugment+ada")
+AUGMENTS = ("none", "diffaugment", "classic", "ada", "diffaugment+ada", "rot90")
 # Settings that define the networks or the data stream: a resume must not change them.
 FIXED_ON_RESUME = (
     "model", "cfg", "data", "resolution", "classes", "conditional", "batch", "z_dim",
@@ -50,11 +50,13 @@ class TrainConfig:
         g_lr, d_lr, beta1, beta2: Adam settings (DCGAN paper: 2e-4, 0.5, 0.999).
         augment: "none" | "diffaugment" | "classic" | "ada" | "diffaugment+ada" (DiffAugment
             with the `diffaugment` policy, then ADA's `bgc` pipeline, as the DiffAugment
-            fork of stylegan2-ada-pytorch combines them).
+            fork of stylegan2-ada-pytorch combines them) | "rot90" (quarter turns of the
+            reals only at probability `aug_p`, default 1: leaks, to measure the leak).
         diffaugment: DiffAugment policy, e.g. "color,translation,cutout".
         ada_target: ADA's target for r_t = E[sign(D(reals))] (stylegan2-ada 0.6).
         ada_kimg: ADA adjustment speed: kimg for p to move by 1 (stylegan2-ada 500).
-        aug_p: fixed ADA probability in [0, 1], no adaptation (None: adapt from 0).
+        aug_p: fixed ADA probability in [0, 1], no adaptation (None: adapt from 0); with
+            "rot90", its probability (None: 1).
         mirror: random x-flips of the reals in the input pipeline.
         r1_gamma, r1_interval: R1 weight (0: off) and lazy interval.
         ema_kimg, ema_rampup: generator EMA half-life and ramp-up ratio (0: no ramp-up).

@@ -62,11 +62,13 @@ _TRAIN_HELP = {
     "beta1": "Adam beta_1 (DCGAN 0.5; StyleGAN2 0).",
     "beta2": "Adam beta_2 (DCGAN 0.999; StyleGAN2 0.99).",
     "augment": "Augmentation: none | diffaugment | classic (reals only, leaks by design) | "
-               "ada (stylegan2-ada bgc, adaptive p) | diffaugment+ada.",
+               "ada (stylegan2-ada bgc, adaptive p) | diffaugment+ada | rot90 (quarter turns "
+               "of the reals only at --aug_p, default 1: a leak to measure).",
     "diffaugment": "DiffAugment policy, e.g. color,translation,cutout.",
     "ada_target": "ADA target for r_t = E[sign(D(reals))] (stylegan2-ada 0.6).",
     "ada_kimg": "ADA speed: kimg for the augmentation probability p to move by 1 (500).",
-    "aug_p": "Fixed ADA probability in [0, 1], no adaptation (default: adapt from 0).",
+    "aug_p": "Fixed ADA probability in [0, 1], no adaptation (default: adapt from 0); "
+             "rot90's probability (default 1).",
     "mirror": "Random x-flips of the reals in the input pipeline (dataset x2).",
     "r1_gamma": "R1 regularisation weight, 0: off (DCGAN 0; StyleGAN2 preset gamma).",
     "r1_interval": "Apply R1 every this many steps, lazy regularisation (StyleGAN2 16).",

@@ -27,7 +27,7 @@ import tensorflow as tf
 
 from tfdisgan import callbacks as cb
 from tfdisgan import distribute, mixing, transfer
-from tfdisgan.augment import get_augment
+from tfdisgan.augment import ADA_NAMES, get_augment
 from tfdisgan.checkpoint_files import set_aside_after
 from tfdisgan.config import (  # noqa: F401 - TrainConfig, ConfigError: the API's names
     AUGMENTS,
@@ -138,7 +138,7 @@ def validate(config, info, num_replicas=1):
             get_augment("diffaugment", policy=config.diffaugment)
         except ValueError as error:
             raise ConfigError(f"--diffaugment: {error}") from None
-    if config.augment in ("ada", "diffaugment+ada"):
+    if config.augment in ADA_NAMES:
         check(0 <= config.ada_target <= 1, "ada_target",
                f"must be in [0, 1], got {config.ada_target}")
         check(config.ada_kimg > 0, "ada_kimg", f"must be > 0, got {config.ada_kimg}")
@@ -150,8 +150,8 @@ def validate(config, info, num_replicas=1):
         check(config.strategy != "tpu", "strategy", f"tpu cannot run --augment="
                f"{config.augment} (data-dependent shapes)")
     else:
-        check(config.aug_p is None, "aug_p", "applies to --augment=ada or diffaugment+ada "
-               f"only, got --augment={config.augment}")
+        check(config.aug_p is None, "aug_p", "applies to --augment=ada, diffaugment+ada or "
+               f"rot90 only, got --augment={config.augment}")
     if config.metrics:
         try:
             names = metrics_core.resolve_metrics(config.metrics)

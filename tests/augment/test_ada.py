@@ -617,6 +617,34 @@ class LayerTest(tf.test.TestCase, parameterized.TestCase):
         both = get_augment("diffaugment+ada", policy="color,translation")
         self.assertEqual(both.diffaugment, "color,translation")
         self.assertEqual(get_augment("ada").diffaugment, "")
+        self.assertFalse(both.reals_only)
+
+    def test_rot90_turns_reals_only_at_p(self):
+        # The leak to measure: quarter turns of the reals only, p fixed (default 1).
+        layer = get_augment("rot90", seed=2)
+        self.assertEqual((layer.reals_only, layer.target, float(layer.p.numpy())),
+                         (True, None, 1.0))
+        # Smooth images (ADA resamples through its sym6 filter, as the official code): each
+        # output is one of the input's four quarter turns, to the filter's blur.
+        x = tf.image.resize(tf.random.stateless_uniform([64, 3, 3, 3], [1, 2], -1.0, 1.0),
+                            [16, 16]).numpy()
+        y = layer(x).numpy()
+        turns = []
+        for i in range(64):
+            errors = [np.abs(y[i] - np.rot90(x[i], k)).mean() for k in range(4)]
+            k = int(np.argmin(errors))
+            self.assertLess(errors[k], 0.05)
+            self.assertGreater(sorted(errors)[1], 4 * errors[k])
+            turns.append(k)
+        self.assertBetween(sum(t != 0 for t in turns), 36, 60)  # p = 1: 3 in 4 turned
+        half = get_augment("rot90", aug_p=0.25, seed=2)
+        self.assertEqual(float(half.p.numpy()), 0.25)
+        clone = AdaptiveAugment.from_config(half.get_config())
+        self.assertTrue(clone.reals_only)
+        self.assertEqual(clone.pipeline, "rotate90")
+        gan = DCGAN(resolution=16, z_dim=8, base_channels=8, max_channels=8)
+        gan.compile(**DCGAN.default_optimizers(), augment=half)
+        self.assertTrue(gan.augment_reals_only)
 
     def test_diffaugment_runs_before_the_pipeline(self):
         # DiffAugment-stylegan2-pytorch's run_D: DiffAugment(img), then augment_pipe(img).

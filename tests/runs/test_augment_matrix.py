@@ -18,7 +18,7 @@ from absl.testing import parameterized
 from tests.runs.harness import RunState, changed, initial_weights, read_log, tiny_config
 from tfdisgan import graph_memory, optimizers, training
 
-AUGMENTS = ("none", "classic", "diffaugment", "ada", "diffaugment+ada")
+AUGMENTS = ("none", "classic", "diffaugment", "ada", "diffaugment+ada", "rot90")
 PRECISIONS = ("float32", "mixed_bfloat16", "mixed_float16")
 
 

@@ -13,7 +13,9 @@ from tfdisgan.augment.ada_ops import ada_augment
 from tfdisgan.augment.classic import ClassicAugment
 from tfdisgan.augment.diffaugment import DiffAugment, diff_augment
 
-AUGMENT_NAMES = ("none", "diffaugment", "classic", "ada", "diffaugment+ada")
+AUGMENT_NAMES = ("none", "diffaugment", "classic", "ada", "diffaugment+ada", "rot90")
+# The names built on `AdaptiveAugment` (they take `aug_p`).
+ADA_NAMES = ("ada", "diffaugment+ada", "rot90")
 
 
 def get_augment(
@@ -28,7 +30,8 @@ def get_augment(
 
     Args:
         name: str, one of ``"none"``, ``"diffaugment"``, ``"classic"``, ``"ada"``,
-            ``"diffaugment+ada"`` (case-insensitive).
+            ``"diffaugment+ada"``, ``"rot90"`` (quarter turns of the reals only, at the
+            probability ``aug_p``, default 1: a leak to measure) (case-insensitive).
         policy: str, DiffAugment policy, used by ``"diffaugment"`` and
             ``"diffaugment+ada"`` (applied before the ADA pipeline). Default
             ``"color,translation,cutout"``.
@@ -58,6 +61,9 @@ def get_augment(
         return None
     if key == "diffaugment":
         return DiffAugment(policy=policy, seed=seed)
+    if key == "rot90":
+        return AdaptiveAugment(pipeline="rotate90", p=1.0 if aug_p is None else aug_p,
+                               target=None, seed=seed, reals_only=True)
     if key in ("ada", "diffaugment+ada"):
         return AdaptiveAugment(
             p=0.0 if aug_p is None else aug_p,
@@ -70,6 +76,7 @@ def get_augment(
 
 
 __all__ = [
+    "ADA_NAMES",
     "AUGMENT_NAMES",
     "AdaptiveAugment",
     "ClassicAugment",

@@ -67,6 +67,10 @@ class AdaptiveAugment(keras.layers.Layer):
             defaults 0.125, 0.2, 1, 0.2, 0.125, 0.2, 0.5, 1, 1).
         diffaugment: str, DiffAugment policy applied to every image before the pipeline
             ("DiffAugment + ADA", in the DiffAugment fork's order). Default ``""`` (none).
+        reals_only: bool, augment only the reals of the D step, as the leaky "classic"
+            baseline does (``--augment=rot90``: quarter turns of the reals at probability
+            ``p``, to measure the leak against ``p``). Default False (reals and fakes,
+            as ADA).
         seed: int or None, initial state of the seed generator. Default None (random).
         **kwargs: standard ``keras.layers.Layer`` arguments.
 
@@ -111,6 +115,7 @@ class AdaptiveAugment(keras.layers.Layer):
         saturation_std=1.0,
         diffaugment="",
         seed=None,
+        reals_only=False,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -141,6 +146,7 @@ class AdaptiveAugment(keras.layers.Layer):
         self.strengths = {k: float(v) for k, v in strengths.items()}
         self.diffaugment = diffaugment
         self.seed = seed
+        self.reals_only = bool(reals_only)
 
         # === State ===
         self.seed_generator = keras.random.SeedGenerator(seed)
@@ -281,4 +287,6 @@ class AdaptiveAugment(keras.layers.Layer):
             seed=self.seed,
             **self.strengths,
         )
+        if self.reals_only:
+            config["reals_only"] = True
         return config

@@ -48,7 +48,11 @@ from tfdisgan.precision import PRECISIONS
 from tfdisgan.runs import checkpoint_kimgs, load_model
 
 AUGMENT_ARMS = ("none", "classic", "diffaugment", "ada", "diffaugment+ada")
-ARMS = (*AUGMENT_ARMS, "transfer")
+DEFAULT_ARMS = (*AUGMENT_ARMS, "transfer")
+# Quarter turns of the reals only at probability P ("rot90@P", "rot90" for P = 1): how the
+# leak grows with P (the orientation leak test sees it).
+LEAK_ARM = "rot90"
+ARMS = (*DEFAULT_ARMS, LEAK_ARM)
 # Arms trained from scratch with DiffAugment: the scratch baseline of the transfer arm.
 SCRATCH_ARM = "diffaugment"
 FEATURE_NETS = ("auto", "none", "inception", "keras_inceptionv3")
@@ -75,7 +79,8 @@ class StudyConfig:
         base_channels, max_channels: DCGAN width.
         channel_base, channel_max: StyleGAN2 width (None: the `cfg` preset's), as
             `TrainConfig`.
-        arms: subset of `ARMS` to run, in order.
+        arms: arms to run, in order: of `ARMS`, or "rot90@P" (quarter turns of the reals
+            only at probability P in (0, 1]; "rot90" is P = 1), as many P as wanted.
         eval_kimg: evaluate every arm every `eval_kimg` (a checkpoint kept at each) and
             plot the metrics against kimg (study_curves.png): where an arm's quality turns
             and D(real) on the training reals leaves D(held-out). None: at the end only.
@@ -121,7 +126,7 @@ class StudyConfig:
     max_channels: int = 512
     channel_base: int | None = None
     channel_max: int | None = None
-    arms: tuple = ARMS
+    arms: tuple = DEFAULT_ARMS
     eval_kimg: float | None = None
     ada_kimg: float | None = None
     freeze_d: int = 0
@@ -158,7 +163,8 @@ FLAG_HELP = {
     "max_channels": "DCGAN maximum width.",
     "channel_base": "StyleGAN2 width (default: the --cfg preset's).",
     "channel_max": "StyleGAN2 maximum width (default: the preset's).",
-    "arms": f"Arms to run, of {', '.join(ARMS)}.",
+    "arms": f"Arms to run, of {', '.join(ARMS)}; rot90@P: quarter turns of the reals at "
+            "probability P (the leak against P).",
     "eval_kimg": "Evaluate every arm every this many kimg and plot the curves (default: at "
                  "the end only).",
     "ada_kimg": "ADA adjustment speed (default: a fifth of the budget).",
@@ -232,7 +238,7 @@ def check_config(config):
         raise StudyError("--arms: give at least one arm")
     for arm in config.arms:
         if arm not in ARMS:
-            raise StudyError(f"--arms: unknown arm {arm!r}; valid: {', '.join(ARMS)}")
+            leak_p(arm)  # raises unless rot90@P
     if len(set(config.arms)) != len(config.arms):
         raise StudyError(f"--arms: an arm is repeated in {list(config.arms)}")
     for kind in config.leak_kinds:
@@ -254,6 +260,26 @@ def check_config(config):
         except ImportError:
             raise StudyError("--eval_kimg: plotting the curves needs matplotlib: pip install "
                              "'tfdisgan[plot]'") from None
+
+
+def leak_p(arm):
+    """P of a "rot90@P" arm (1.0 for "rot90"), None for another known arm.
+
+    Raises:
+        StudyError: an unknown arm or a P outside (0, 1].
+    """
+    if arm in ARMS:
+        return 1.0 if arm == LEAK_ARM else None
+    name, _, value = arm.partition("@")
+    try:
+        p = float(value) if name == LEAK_ARM else None
+    except ValueError:
+        p = None
+    if p is None:
+        raise StudyError(f"--arms: unknown arm {arm!r}; valid: {', '.join(ARMS)}, rot90@P")
+    if not 0 < p <= 1:
+        raise StudyError(f"--arms: {arm}: P must be in (0, 1], got {p:g}")
+    return p
 
 
 def budget_kimg(config):
@@ -310,13 +336,21 @@ def train_config(config, arm, run_dir_parent, transfer_from=""):
             **common)
     augment = SCRATCH_ARM if arm == "transfer" else arm
     extra = {}
+    if leak_p(arm) is not None:
+        augment, extra["aug_p"] = LEAK_ARM, leak_p(arm)
     if augment in ("ada", "diffaugment+ada"):
         extra["ada_kimg"] = config.ada_kimg or max(budget / 5, 1e-3)
     if arm == "transfer":
         extra.update(transfer_from=transfer_from, freeze_d=config.freeze_d)
     return training.TrainConfig(
         data=config.data, classes=tuple(config.classes), kimg=config.kimg, steps=config.steps,
-        augment=augment, run_name=arm.replace("+", "_"), **common, **extra)
+        augment=augment, run_name=arm_file_name(arm), **common, **extra)
+
+
+def arm_file_name(arm):
+    """The arm's run-folder and grid name: "diffaugment+ada" -> "diffaugment_ada",
+    "rot90@0.5" -> "rot90_p0.5"."""
+    return arm.replace("+", "_").replace("@", "_p")
 
 
 def progress_log(verbose):
@@ -512,7 +546,7 @@ def run_study(config, verbose=True):
                     curve.append(dict(metrics, kimg=kimg))
             if curve:
                 entry["curve"] = curve
-            name = arm.replace("+", "_")
+            name = arm_file_name(arm)
             entry["grid"] = os.path.join(config.outdir, f"{name}.png")
             report.save_grid(grid, entry["grid"])
             if config.report_dir:
