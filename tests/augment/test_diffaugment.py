@@ -306,7 +306,8 @@ class GetAugmentTest(tf.test.TestCase):
         self.assertIsInstance(classic, ClassicAugment)
         self.assertEqual(classic.seed, 2)
         self.assertEqual(
-            AUGMENT_NAMES, ("none", "diffaugment", "classic", "ada", "diffaugment+ada")
+            AUGMENT_NAMES,
+            ("none", "diffaugment", "classic", "ada", "diffaugment+ada", "rot90"),
         )
 
     def test_unknown_name(self):
