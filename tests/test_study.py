@@ -97,6 +97,7 @@ class StudyTest(tf.test.TestCase):
             self.assertEqual(curve[-1]["swd"], values["swd"])
             self.assertNotEqual(curve[0]["swd"], curve[1]["swd"])  # the model moved
             self.assertIsNotNone(curve[0]["d_heldout"])
+            self.assertGreater(curve[0]["swd_heldout"], 0.0)
         self.assertIsNone(stored["arms"]["none"]["aug_p"])  # no ADA
         self.assertGreaterEqual(stored["arms"]["ada"]["aug_p"], 0.0)  # ADA's p, logged
         self.assertTrue(os.path.isfile(os.path.join(report_dir, "study.json")))
@@ -108,8 +109,9 @@ class StudyTest(tf.test.TestCase):
         self.assertRegex(table, r"\| ada \| ada \|")
         self.assertIn("FID/KID: not computed (--feature_net=none)", table)
         self.assertIn("## Against kimg (--eval_kimg)", table)
-        self.assertRegex(table, r"\| ada \| 0\.008 \| [0-9.]+ \| [0-9.]+ \|")
-        self.assertIn("Lowest SWD per arm: none ", table)
+        self.assertRegex(table, r"\| ada \| 0\.008 \| [0-9.]+ \| [0-9.]+ \| [0-9.]+ \|")
+        self.assertIn("Lowest SWD per arm: none against the training reals: ", table)
+        self.assertIn("none against the held-out reals: ", table)
         with Image.open(os.path.join(report_dir, "study_curves.png")) as png:
             self.assertGreater(png.size[0], 600)  # SWD, MS-SSIM, D, 2 leak panels
 

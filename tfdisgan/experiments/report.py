@@ -148,8 +148,11 @@ def plot_curves(panels, path, columns=None, dpi=90):
     pyplot.close(figure)
 
 
-CURVE_METRICS = (("swd", "SWD x1e3 (lower better)"), ("msssim", "MS-SSIM of the fakes"),
+CURVE_METRICS = (("swd", "SWD x1e3: training reals (-) and held-out (--)"),
+                 ("msssim", "MS-SSIM of the fakes"),
                  ("d_real", "D(real): training reals (-) and held-out (--)"))
+# Each metric's dashed companion: the same measured against held-out reals.
+HELDOUT = {"swd": "swd_heldout", "d_real": "d_heldout"}
 
 
 def plot_arm_curves(result, path):
@@ -168,9 +171,9 @@ def plot_arm_curves(result, path):
             kimg = [p["kimg"] for p in curve]
             lines.append(dict(label=arm, color=colours[arm], kimg=kimg,
                               values=[p.get(key) for p in curve]))
-            if key == "d_real":
+            if key in HELDOUT:
                 lines.append(dict(label=f"{arm} held-out", color=colours[arm], style="--",
-                                  kimg=kimg, values=[p.get("d_heldout") for p in curve]))
+                                  kimg=kimg, values=[p.get(HELDOUT[key]) for p in curve]))
         panels.append((title, lines))
     for kind in result["calibration"]:
         panels.append((f"{kind} leak (fraction of fakes)", [
@@ -181,11 +184,11 @@ def plot_arm_curves(result, path):
 
 
 def format_arm_curves(result):
-    """The markdown table of the curves: per arm and evaluated kimg, SWD, MS-SSIM, D(real),
-    D(held-out) and the leak rates; and where each arm's SWD was lowest. "" without
-    curves."""
+    """The markdown table of the curves: per arm and evaluated kimg, SWD against the
+    training and the held-out reals, MS-SSIM, D(real), D(held-out) and the leak rates; and
+    where each arm's SWD was lowest, against either. "" without curves."""
     kinds = list(result["calibration"])
-    head = ["arm", "kimg", "SWD x1e3", "MS-SSIM", "D(real)", "D(held-out)",
+    head = ["arm", "kimg", "SWD x1e3", "SWD held-out", "MS-SSIM", "D(real)", "D(held-out)",
             *[f"{k} leak" for k in kinds]]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     lowest = []
@@ -193,13 +196,15 @@ def format_arm_curves(result):
         curve = a.get("curve") or []
         for p in curve:
             lines.append("| " + " | ".join(
-                [arm, fmt(p["kimg"]), fmt(p["swd"]), fmt(p["msssim"]), fmt(p.get("d_real")),
+                [arm, fmt(p["kimg"]), fmt(p["swd"]), fmt(p.get("swd_heldout")),
+                 fmt(p["msssim"]), fmt(p.get("d_real")),
                  fmt(p.get("d_heldout")), *[fmt(p["leak"].get(k), 2) for k in kinds]]) + " |")
-        scored = [p for p in curve if p["swd"] is not None]
-        if scored:
-            best = min(scored, key=lambda p: p["swd"])
-            lowest.append(f"{arm} {fmt(best['swd'])} at {fmt(best['kimg'])} kimg (end "
-                          f"{fmt(scored[-1]['swd'])})")
+        for key, against in (("swd", "training reals"), ("swd_heldout", "held-out reals")):
+            scored = [p for p in curve if p.get(key) is not None]
+            if scored:
+                best = min(scored, key=lambda p, key=key: p[key])
+                lowest.append(f"{arm} against the {against}: {fmt(best[key])} at "
+                              f"{fmt(best['kimg'])} kimg (end {fmt(scored[-1][key])})")
     if len(lines) == 2:
         return ""
     return ("\n".join(lines) + "\n\n- Lowest SWD per arm: " + "; ".join(lowest) + ".\n")
@@ -271,7 +276,8 @@ def evaluate(model, reals, detectors, num_gen, seed=0, network=None, real_featur
         heldout: uint8 [M, H, W, 3] unseen reals or None.
 
     Returns:
-        `(results dict, uint8 grid images)`. Besides the metrics, the mean D logits
+        `(results dict, uint8 grid images)`. Besides the metrics, SWD against the
+        held-out reals (`swd_heldout`, None without them), the mean D logits
         (inference mode) on the training reals (`d_real`), the held-out reals
         (`d_heldout`) and fakes of the trained (non-EMA) generator (`d_fake`), and ADA's
         final `aug_p` (None without ADA).
@@ -280,6 +286,10 @@ def evaluate(model, reals, detectors, num_gen, seed=0, network=None, real_featur
     fakes = np.asarray(model.generate(z=z, batch_size=64))
     results = fake_metrics(reals, fakes, seed, network, real_features)
     results["leak"] = {kind: d.leak_rate(fakes) for kind, d in detectors.items()}
+    # SWD against unseen reals: against the training reals a generator that memorises them
+    # scores better and better, against new scenes of the same kind it does not.
+    results["swd_heldout"] = (None if heldout is None else fake_metrics(
+        heldout, fakes, seed, None, None)["swd"])
     # Measured here, not read from log.jsonl: its tick values are the trackers' running
     # means since the start of the run, not the state at the end.
     raw = np.asarray(model.generate(z=z[:len(reals)], use_ema=False, batch_size=64))

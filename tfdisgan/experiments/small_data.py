@@ -407,7 +407,9 @@ def format_table(result):
     fmt = report.fmt
     kinds = list(result["calibration"])
     has_kid = any("kid" in a for a in result["arms"].values())
-    head = ["arm", "augment", "kimg", "SWD x1e3 (lower better)", "MS-SSIM fakes"]
+    has_heldout = any(a.get("swd_heldout") is not None for a in result["arms"].values())
+    head = ["arm", "augment", "kimg", "SWD x1e3 (lower better)",
+            *(["SWD held-out"] if has_heldout else []), "MS-SSIM fakes"]
     if has_kid:
         head += [f"FID ({result['kid_network']})", "KID"]
     head += ["D(real)", "D(held-out)", "D(fake)", "aug_p"]
@@ -415,7 +417,7 @@ def format_table(result):
     head += ["img/s", "wall"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     reals = result["reals"]
-    row = ["reals", "", "", "0", fmt(reals["msssim"])]
+    row = ["reals", "", "", "0", *([""] if has_heldout else []), fmt(reals["msssim"])]
     if has_kid:
         row += ["0", "0"]
     row += ["", "", "", ""] + [fmt(result["calibration"][k]["real"], 2) for k in kinds]
@@ -424,7 +426,8 @@ def format_table(result):
     for arm, a in result["arms"].items():
         row = [arm + (" (diverged)" if a.get("diverged") else ""),
                a["augment"] + (" + transfer" if arm == "transfer" else ""),
-               fmt(a["kimg"]), fmt(a["swd"]), fmt(a["msssim"])]
+               fmt(a["kimg"]), fmt(a["swd"]),
+               *([fmt(a.get("swd_heldout"))] if has_heldout else []), fmt(a["msssim"])]
         if has_kid:
             row += [fmt(a.get("fid")), fmt(a.get("kid"))]
         row += [fmt(a.get("d_real")), fmt(a.get("d_heldout")), fmt(a.get("d_fake")),
@@ -440,6 +443,10 @@ def format_table(result):
              f"{result['calibration'][k]['noise']:.2f} of structureless noise images (the "
              "level a broken generator reaches: compare arms with each other)."
              for k in kinds]
+    if has_heldout:
+        notes.append("- SWD held-out: the fakes against as many unseen reals of the same "
+                     "classes; a generator that memorises the training reals gets better "
+                     "against them, not against these.")
     notes.append("- D(real), D(held-out), D(fake): mean discriminator logits (inference mode) "
                  "at the end on the training reals, on as many unseen reals (procedural data "
                  "only) and on fakes of the trained generator; D(real) far above D(held-out) "
