@@ -190,6 +190,8 @@ class StudyTest(tf.test.TestCase):
         ada = study.train_config(self._config(kimg=20.0, steps=None), "ada", "runs")
         self.assertEqual(ada.ada_kimg, 4.0)  # a fifth of the budget
         # The leak against P: quarter turns of the reals only, at P.
+        policy = study.train_config(self._config(diffaugment="translation"), "diffaugment", "r")
+        self.assertEqual(policy.diffaugment, "translation")
         leaky = study.train_config(config, "rot90@0.25", "runs")
         self.assertEqual((leaky.augment, leaky.aug_p, leaky.run_name),
                          ("rot90", 0.25, "rot90_p0.25"))

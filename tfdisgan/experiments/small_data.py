@@ -81,6 +81,7 @@ class StudyConfig:
             `TrainConfig`.
         arms: arms to run, in order: of `ARMS`, or "rot90@P" (quarter turns of the reals
             only at probability P in (0, 1]; "rot90" is P = 1), as many P as wanted.
+        diffaugment: DiffAugment policy of the DiffAugment arms (and of the pre-training).
         eval_kimg: evaluate every arm every `eval_kimg` (a checkpoint kept at each) and
             plot the metrics against kimg (study_curves.png): where an arm's quality turns
             and D(real) on the training reals leaves D(held-out). None: at the end only.
@@ -127,6 +128,7 @@ class StudyConfig:
     channel_base: int | None = None
     channel_max: int | None = None
     arms: tuple = DEFAULT_ARMS
+    diffaugment: str = "color,translation,cutout"
     eval_kimg: float | None = None
     ada_kimg: float | None = None
     freeze_d: int = 0
@@ -165,6 +167,7 @@ FLAG_HELP = {
     "channel_max": "StyleGAN2 maximum width (default: the preset's).",
     "arms": f"Arms to run, of {', '.join(ARMS)}; rot90@P: quarter turns of the reals at "
             "probability P (the leak against P).",
+    "diffaugment": "DiffAugment policy of the diffaugment arms and the pre-training.",
     "eval_kimg": "Evaluate every arm every this many kimg and plot the curves (default: at "
                  "the end only).",
     "ada_kimg": "ADA adjustment speed (default: a fifth of the budget).",
@@ -322,7 +325,8 @@ def train_config(config, arm, run_dir_parent, transfer_from=""):
         outdir=run_dir_parent, model=config.model,
         cfg=config.cfg if config.model == "stylegan2" else None,
         resolution=config.resolution, batch=config.batch, seed=config.seed,
-        grid_seeds=config.grid_images, showcase=False, precision=config.precision, **ticks,
+        grid_seeds=config.grid_images, showcase=False, precision=config.precision,
+        diffaugment=config.diffaugment, **ticks,
     )
     if config.model == "dcgan":
         common.update(base_channels=config.base_channels, max_channels=config.max_channels)
