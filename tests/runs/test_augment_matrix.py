@@ -83,6 +83,12 @@ class AugmentMatrixTest(tf.test.TestCase, parameterized.TestCase):
         self.assertIn("aug_p", first)
         if "ada" in augment:
             self.assertIn("p", state.augment_state())
+        if augment == "rot90":
+            # The leak arm: quarter turns of the reals only, at the fixed p (default 1),
+            # restored from the checkpoint as trained.
+            self.assertTrue(state.model.augment_reals_only)
+            self.assertEqual(state.augment_state()["p"], 1.0)
+            self.assertEqual([line["aug_p"] for line in lines], [1.0, 1.0, 1.0])
 
 
 if __name__ == "__main__":

@@ -25,7 +25,7 @@ from PIL import Image
 from tfdisgan import images
 from tfdisgan.data import procedural
 from tfdisgan.files import write_atomic
-from tfdisgan.metrics import frechet, kid, msssim, swd
+from tfdisgan.metrics import frechet, kid, msssim, plot, swd
 
 
 def cpu_model():
@@ -119,14 +119,7 @@ def plot_curves(panels, path, columns=None, dpi=90):
     Raises:
         ImportError: matplotlib is not installed (the message says how to install it).
     """
-    try:
-        import matplotlib
-
-        matplotlib.use("Agg")  # files only: no display on servers
-        from matplotlib import pyplot
-    except ImportError:
-        raise ImportError("plotting curves needs matplotlib: pip install 'tfdisgan[plot]' "
-                          "(or pip install matplotlib)") from None
+    pyplot = plot.pyplot("plotting curves")
     columns = columns or len(panels)
     rows = -(-len(panels) // columns)
     figure, axes = pyplot.subplots(rows, columns, squeeze=False,
@@ -234,6 +227,14 @@ def heldout_reals(config, reals):
     return images[len(reals):]
 
 
+def swd_against(reals, fakes, seed=0):
+    """SWD x 1e3 of the fakes against as many reals: the same seeded subset of the reals
+    for every model compared."""
+    n = min(len(fakes), len(reals))
+    subset = reals[np.random.RandomState(seed).permutation(len(reals))[:n]]
+    return swd.sliced_wasserstein_distance(subset, fakes[:n], seed=seed)["swd"]
+
+
 def fake_metrics(reals, fakes, seed=0, network=None, real_features=None):
     """SWD x 1e3 of the fakes against as many reals (the same seeded subset for every model
     compared), the fakes' MS-SSIM diversity and, with a feature `network` (and its
@@ -243,13 +244,11 @@ def fake_metrics(reals, fakes, seed=0, network=None, real_features=None):
         dict: ``swd``, ``msssim``, ``num_gen``, ``swd_num`` and, with a network, ``kid``
         and ``fid``.
     """
-    n = min(len(fakes), len(reals))
-    subset = reals[np.random.RandomState(seed).permutation(len(reals))[:n]]
     results = {
-        "swd": swd.sliced_wasserstein_distance(subset, fakes[:n], seed=seed)["swd"],
+        "swd": swd_against(reals, fakes, seed),
         "msssim": msssim.msssim_diversity(fakes, seed=seed),
         "num_gen": len(fakes),
-        "swd_num": int(n),
+        "swd_num": min(len(fakes), len(reals)),
     }
     if network is not None:
         # With a few hundred images both are biased by the counts: compare models only.
@@ -288,8 +287,7 @@ def evaluate(model, reals, detectors, num_gen, seed=0, network=None, real_featur
     results["leak"] = {kind: d.leak_rate(fakes) for kind, d in detectors.items()}
     # SWD against unseen reals: against the training reals a generator that memorises them
     # scores better and better, against new scenes of the same kind it does not.
-    results["swd_heldout"] = (None if heldout is None else fake_metrics(
-        heldout, fakes, seed, None, None)["swd"])
+    results["swd_heldout"] = None if heldout is None else swd_against(heldout, fakes, seed)
     # Measured here, not read from log.jsonl: its tick values are the trackers' running
     # means since the start of the run, not the state at the end.
     raw = np.asarray(model.generate(z=z[:len(reals)], use_ema=False, batch_size=64))

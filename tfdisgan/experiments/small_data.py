@@ -42,7 +42,7 @@ from tfdisgan.config import MODELS
 from tfdisgan.data import describe
 from tfdisgan.experiments import report
 from tfdisgan.experiments.leak import LEAK_KINDS, LeakDetector
-from tfdisgan.metrics import features, msssim
+from tfdisgan.metrics import features, msssim, plot
 from tfdisgan.metrics.core import load_reals
 from tfdisgan.precision import PRECISIONS
 from tfdisgan.runs import checkpoint_kimgs, load_model
@@ -258,11 +258,10 @@ def check_config(config):
         if config.eval_kimg > budget_kimg(config):
             raise StudyError(f"--eval_kimg: {config.eval_kimg:g} is more than the budget, "
                              f"{budget_kimg(config):g} kimg")
-        try:
-            import matplotlib  # noqa: F401  (the curves are plotted after the training)
-        except ImportError:
-            raise StudyError("--eval_kimg: plotting the curves needs matplotlib: pip install "
-                             "'tfdisgan[plot]'") from None
+        try:  # the curves are plotted after the training: fail before it
+            plot.pyplot("--eval_kimg (plotting the curves)")
+        except ImportError as error:
+            raise StudyError(str(error)) from None
 
 
 def leak_p(arm):

@@ -16,6 +16,24 @@ LOSS_KEYS = ("d_loss", "g_loss", "r1_penalty", "pl_penalty")
 D_OUTPUT_KEYS = ("d_real", "d_fake", "aug_p")
 
 
+def pyplot(what):
+    """matplotlib's pyplot on the file-only Agg backend (no display on servers).
+
+    Raises:
+        ImportError: matplotlib is not installed; the message names `what` needs it and
+            how to install it.
+    """
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        from matplotlib import pyplot as plt
+    except ImportError:
+        raise ImportError(f"{what} needs matplotlib: pip install 'tfdisgan[plot]' (or "
+                          "pip install matplotlib)") from None
+    return plt
+
+
 def read_run_logs(run_dir):
     """The curves of a run folder.
 
@@ -74,14 +92,7 @@ def plot_run(run_dir, out=None, dpi=100):
         FileNotFoundError: not a run folder.
     """
     series, notes = read_run_logs(run_dir)
-    try:
-        import matplotlib
-
-        matplotlib.use("Agg")  # files only: no display on servers
-        import matplotlib.pyplot as plt
-    except ImportError:
-        raise ImportError("plot_run needs matplotlib: pip install 'tfdisgan[plot]' (or "
-                          "pip install matplotlib)") from None
+    plt = pyplot("plot_run")
     panels = [p for p in ("losses", "discriminator outputs") if p in series]
     panels += sorted(p for p in series if p not in panels)
     if not panels:
