@@ -88,5 +88,43 @@ class OfficialTimerTest(tf.test.TestCase):
         self.assertEqual(DEMO32["z_dim"], DEMO32["w_dim"])
 
 
+class Demo32SuiteTest(tf.test.TestCase):
+    def test_the_ratio_is_against_the_official_loop_when_it_ran(self):
+        # The timer's estimate of the official step is kept but is not the claim: the
+        # ratio divides by the official training loop's own rate.
+        from unittest import mock
+
+        from tfdisgan.experiments import benchmarks
+
+        loops = {"ours": {"images_per_s": 23.0}, "official": {"images_per_s": 14.6},
+                 "ours_over_official": 1.575}
+        config = benchmarks.BenchmarkConfig(peer_root="tree", peer_python="py",
+                                            peer_bench="timer.py", peer_loop_kimg=1.0)
+        with mock.patch.object(benchmarks, "bench_stylegan2_demo",
+                               return_value={"images_per_s": 22.2}), \
+                mock.patch.object(benchmarks.parity, "loop_speeds",
+                                  return_value=loops) as loop_speeds, \
+                mock.patch.object(benchmarks, "run_peer_demo",
+                                  return_value={"images_per_s": 10.5}):
+            result = benchmarks.bench_demo32_suite(["float32"], config, log=lambda *_: None)
+        parity_config = loop_speeds.call_args.args[0]
+        self.assertEqual((parity_config.kimg, parity_config.eval_kimg), (1.0, 0.25))
+        self.assertEqual(result["loops"], loops)
+        self.assertEqual(result["over_peer"], {"float32": round(22.2 / 14.6, 2)})
+        self.assertEqual(result["over_peer_timer"], {"float32": round(22.2 / 10.5, 2)})
+
+        # Without the loops (--peer_loop_kimg=0) the timer is all there is.
+        config = benchmarks.BenchmarkConfig(peer_root="tree", peer_python="py",
+                                            peer_bench="timer.py", peer_loop_kimg=0)
+        with mock.patch.object(benchmarks, "bench_stylegan2_demo",
+                               return_value={"images_per_s": 22.2}), \
+                mock.patch.object(benchmarks.parity, "loop_speeds") as loop_speeds, \
+                mock.patch.object(benchmarks, "run_peer_demo",
+                                  return_value={"images_per_s": 10.5}):
+            result = benchmarks.bench_demo32_suite(["float32"], config, log=lambda *_: None)
+        loop_speeds.assert_not_called()
+        self.assertEqual(result["over_peer"], {"float32": round(22.2 / 10.5, 2)})
+
+
 if __name__ == "__main__":
     tf.test.main()

@@ -141,6 +141,41 @@ class ParityRunTest(tf.test.TestCase):
         grid = np.asarray(Image.open(os.path.join(outdir, "parity_cond.png")))
         self.assertEqual(grid.shape[0], 256)  # a 4 x 4 grid of 16 px, enlarged to 256
 
+    def test_loop_speeds_time_both_whole_loops_without_snapshots_between(self):
+        # The benchmark's loop-vs-loop figure (scripts/benchmark.py --suites=demo32): ours
+        # trains for real through training.run, the official side is the stand-in.
+        outdir = self.get_temp_dir()
+        stand_in = os.path.join(outdir, "stand_in.py")
+        with open(stand_in, "w") as handle:
+            handle.write(STAND_IN)
+        root = os.path.join(outdir, "tree")
+        os.makedirs(os.path.join(root, "training"))
+        open(os.path.join(root, "training", "training_loop.py"), "w").close()
+        os.environ["STAND_IN_PKL"] = os.path.join(REPO, "tests", "compat", "sg2ada_pytorch",
+                                                  "tiny-cond16.pkl")
+        config = _tiny(outdir, kimg=0.012, eval_kimg=0.004, peer_python=sys.executable,
+                       peer_root=root, peer_script=stand_in)
+        result = parity.loop_speeds(config, log=lambda *_: None)
+
+        self.assertAllClose(result["official"]["images_per_s"], 20.0)
+        ours = result["ours"]["images_per_s"]
+        self.assertGreater(ours, 0.0)
+        self.assertAllClose(result["ours_over_official"], ours / 20.0, rtol=1e-3)
+        # Neither side snapshots between ticks: the official one is told so, and our run
+        # keeps only the checkpoint at its end (3 ticks of one step).
+        with open(os.path.join(outdir, "official", "plain-s0", "argv.json")) as handle:
+            argv = json.load(handle)
+        self.assertIn("--snap=1000000", argv)
+        self.assertIn("--tick=0.004", argv)
+        run_dir = os.path.join(outdir, "ours", "00000-plain-s0")
+        with open(os.path.join(run_dir, "log.jsonl")) as handle:
+            self.assertLen(handle.readlines(), 3)
+        checkpoints = [n for n in os.listdir(os.path.join(run_dir, "checkpoints"))
+                       if n.endswith(".index")]
+        self.assertLen(checkpoints, 1)
+        with self.assertRaisesRegex(parity.ParityError, "at least two ticks"):
+            parity.loop_speeds(_tiny(outdir, kimg=0.004, eval_kimg=0.004))
+
 
 if __name__ == "__main__":
     tf.test.main()

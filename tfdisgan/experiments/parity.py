@@ -199,8 +199,8 @@ def export_reals(reals, labels, folder):
         json.dump({"labels": names}, handle)
 
 
-def train_config(config, arm, seed):
-    """Our `TrainConfig` of one run."""
+def train_config(config, arm, seed, snapshot_ticks=1):
+    """Our `TrainConfig` of one run (a checkpoint and grid every `snapshot_ticks` ticks)."""
     return training.TrainConfig(
         model="stylegan2", cfg="auto", data=config.data, resolution=config.resolution,
         batch=config.batch, kimg=config.kimg, g_lr=config.lr, d_lr=config.lr,
@@ -210,13 +210,13 @@ def train_config(config, arm, seed):
         mbstd_group=config.mbstd_group, style_mixing=0.9, pl_weight=2.0,
         augment="ada" if arm == "ada" else "none", ada_target=config.ada_target,
         ada_kimg=config.ada_kimg, conditional=arm == "cond", seed=seed,
-        precision="float32", tick_kimg=config.eval_kimg, snapshot_ticks=1,
+        precision="float32", tick_kimg=config.eval_kimg, snapshot_ticks=snapshot_ticks,
         keep_checkpoints=1000, grid_seeds=16, showcase=False,
         outdir=os.path.join(config.outdir, "ours"), run_name=f"{arm}-s{seed}")
 
 
-def official_command(config, arm, seed, data_dir, out):
-    """The command line of one official run."""
+def official_command(config, arm, seed, data_dir, out, snapshot_ticks=1):
+    """The command line of one official run (a snapshot every `snapshot_ticks` ticks)."""
     command = [
         config.peer_python, config.peer_script or DEFAULT_PEER_SCRIPT, f"--data={data_dir}",
         f"--outdir={out}", f"--resolution={config.resolution}", f"--kimg={config.kimg}",
@@ -224,7 +224,7 @@ def official_command(config, arm, seed, data_dir, out):
         f"--cbase={config.channel_base}", f"--cmax={config.channel_max}",
         f"--zdim={config.z_dim}", f"--map={config.mapping_layers}",
         f"--mbstd={config.mbstd_group}", f"--lr={config.lr}", f"--seed={seed}",
-        f"--tick={config.eval_kimg}", "--snap=1"]
+        f"--tick={config.eval_kimg}", f"--snap={snapshot_ticks}"]
     if arm == "cond":
         command.append("--cond")
     if arm == "ada":
@@ -233,9 +233,9 @@ def official_command(config, arm, seed, data_dir, out):
     return command
 
 
-def _train_ours(config, arm, seed, log):
+def _train_ours(config, arm, seed, log, snapshot_ticks=1):
     started = time.perf_counter()
-    run_dir = training.run(train_config(config, arm, seed), verbose=False)
+    run_dir = training.run(train_config(config, arm, seed, snapshot_ticks), verbose=False)
     wall = time.perf_counter() - started
     lines = read_jsonl(os.path.join(run_dir, "log.jsonl"))
     # Steady state: the ticks after the first (which includes tracing).
@@ -247,13 +247,14 @@ def _train_ours(config, arm, seed, log):
             "aug_p": p[-1] if p and arm == "ada" else None}
 
 
-def _train_official(config, arm, seed, data_dir, log):
+def _train_official(config, arm, seed, data_dir, log, snapshot_ticks=1):
     out = os.path.join(config.outdir, "official", f"{arm}-s{seed}")
     shutil.rmtree(out, ignore_errors=True)
     env = dict(os.environ, SG2ADA_ROOT=os.path.abspath(config.peer_root))
     started = time.perf_counter()
-    result = subprocess.run(official_command(config, arm, seed, data_dir, out), env=env,
-                            capture_output=True, text=True)
+    result = subprocess.run(
+        official_command(config, arm, seed, data_dir, out, snapshot_ticks), env=env,
+        capture_output=True, text=True)
     wall = time.perf_counter() - started
     if result.returncode != 0:
         raise RuntimeError(f"official run {arm} seed {seed} failed:\n{result.stderr[-3000:]}")
@@ -265,6 +266,36 @@ def _train_official(config, arm, seed, data_dir, log):
     return {"run_dir": out, "wall_s": wall,
             "img_per_s": 1000.0 / float(np.median(sec_per_kimg)) if sec_per_kimg else None,
             "aug_p": p[-1] if p and arm == "ada" else None}
+
+
+def loop_speeds(config, arm="plain", seed=0, log=print):
+    """Training images/s of both whole training loops, side by side in this process's
+    run: ours (`training.run`) and the official ``training_loop.py`` (``peer_script``),
+    one after the other on the same exported data with the same configuration, each
+    snapshotting only at its end. A tick is ``config.eval_kimg`` (fractions allowed here);
+    each side's rate is the median of its ticks after the first (which holds tracing and
+    start-up), as in `run_parity`.
+
+    Returns:
+        dict: ``ours`` and ``official`` (img/s, wall s, ticks measured) and
+        ``ours_over_official``.
+    """
+    if not 0 < config.eval_kimg < config.kimg:
+        raise ParityError(f"loop speeds need at least two ticks: --eval_kimg "
+                          f"{config.eval_kimg} vs --kimg {config.kimg}")
+    reals, labels = load_reals(config.data, config.resolution)
+    data_dir = os.path.join(config.outdir, "data")
+    export_reals(reals, labels, data_dir)
+    never = 1_000_000  # snapshot ticks: only the final snapshot
+    result = {"kimg": config.kimg, "tick_kimg": config.eval_kimg, "arm": arm}
+    for side, train in (("ours", lambda: _train_ours(config, arm, seed, log, never)),
+                        ("official", lambda: _train_official(config, arm, seed, data_dir,
+                                                             log, never))):
+        entry = train()
+        result[side] = {"images_per_s": entry["img_per_s"], "wall_s": round(entry["wall_s"], 1)}
+    ours, official = result["ours"]["images_per_s"], result["official"]["images_per_s"]
+    result["ours_over_official"] = round(ours / official, 3) if ours and official else None
+    return result
 
 
 def _snapshots(side, run_dir):
