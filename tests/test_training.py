@@ -161,6 +161,7 @@ class ValidateTest(tf.test.TestCase):
             (["--aug=noaug"], ["--augment=none"]),
             (["--aug=ada"], ["--augment=ada"]),
             (["--aug=fixed", "--p=0.2"], ["--augment=ada", "--aug_p=0.2"]),
+            (["--aug=ada", "--augpipe=bg"], ["--augment=ada", "--ada_pipeline=bg"]),
             (["--gpus=2"], ["--strategy=mirrored", "--devices=/gpu:0,/gpu:1"]),
             (["--gpus=1"], []),
         ]

@@ -18,7 +18,7 @@ AUGMENTS = ("none", "diffaugment", "classic", "ada", "diffaugment+ada", "rot90")
 FIXED_ON_RESUME = (
     "model", "cfg", "data", "resolution", "classes", "conditional", "batch", "z_dim",
     "base_channels", "max_channels", "w_dim", "channel_base", "channel_max", "mapping_layers",
-    "augment", "diffaugment", "mirror", "seed", "aug_p",
+    "augment", "diffaugment", "mirror", "seed", "aug_p", "ada_pipeline",
 )
 # Not fixed: --strategy, --devices (a run resumes with another number of replicas) and
 # --mbstd_group (groups are per replica; the preset's value follows the per-replica batch).
@@ -55,6 +55,8 @@ class TrainConfig:
         diffaugment: DiffAugment policy, e.g. "color,translation,cutout".
         ada_target: ADA's target for r_t = E[sign(D(reals))] (stylegan2-ada 0.6).
         ada_kimg: ADA adjustment speed: kimg for p to move by 1 (stylegan2-ada 500).
+        ada_pipeline: ADA's pipeline, a stylegan2-ada ``--augpipe`` preset ("blit", "geom",
+            "color", "bg", "bgc") or comma-separated op names (`tfdisgan.augment.ada_ops`).
         aug_p: fixed ADA probability in [0, 1], no adaptation (None: adapt from 0); with
             "rot90", its probability (None: 1).
         mirror: random x-flips of the reals in the input pipeline.
@@ -134,6 +136,7 @@ class TrainConfig:
     diffaugment: str = "color,translation,cutout"
     ada_target: float = 0.6
     ada_kimg: float = 500.0
+    ada_pipeline: str = "bgc"
     aug_p: float | None = None
     mirror: bool = False
     r1_gamma: float | None = None

@@ -67,6 +67,8 @@ _TRAIN_HELP = {
     "diffaugment": "DiffAugment policy, e.g. color,translation,cutout.",
     "ada_target": "ADA target for r_t = E[sign(D(reals))] (stylegan2-ada 0.6).",
     "ada_kimg": "ADA speed: kimg for the augmentation probability p to move by 1 (500).",
+    "ada_pipeline": "ADA pipeline: a stylegan2-ada --augpipe preset (blit, geom, color, bg, "
+                    "bgc) or op names, comma-separated (default bgc).",
     "aug_p": "Fixed ADA probability in [0, 1], no adaptation (default: adapt from 0); "
              "rot90's probability (default 1).",
     "mirror": "Random x-flips of the reals in the input pipeline (dataset x2).",
@@ -190,7 +192,7 @@ def dataclass_from_flags(cls, values=None, skip=(), **overrides):
 # stylegan2-ada-pytorch train.py's flag names that mean exactly one of ours (docs/
 # official_flags.md has the whole table). --aug and --gpus translate values (below).
 OFFICIAL_ALIASES = {"gamma": "r1_gamma", "snap": "snapshot_ticks", "cond": "conditional",
-                    "p": "aug_p", "target": "ada_target"}
+                    "p": "aug_p", "target": "ada_target", "augpipe": "ada_pipeline"}
 OFFICIAL_AUG = {"ada": "ada", "noaug": "none", "fixed": "ada"}
 
 

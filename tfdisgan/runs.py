@@ -174,7 +174,7 @@ def build_model(config, num_classes, strategy):
     with strategy.scope():
         augment = get_augment(config.augment, policy=config.diffaugment, seed=config.seed + 1,
                               ada_target=config.ada_target, ada_kimg=config.ada_kimg,
-                              aug_p=config.aug_p)
+                              aug_p=config.aug_p, ada_pipeline=config.ada_pipeline)
         if config.model == "dcgan":
             # DCGAN's layers take the global policy (its tanh and logits stay float32).
             with global_policy(config.precision):

@@ -28,6 +28,7 @@ import tensorflow as tf
 from tfdisgan import callbacks as cb
 from tfdisgan import distribute, mixing, transfer
 from tfdisgan.augment import ADA_NAMES, get_augment
+from tfdisgan.augment.ada_ops import parse_pipeline
 from tfdisgan.checkpoint_files import set_aside_after
 from tfdisgan.config import (  # noqa: F401 - TrainConfig, ConfigError: the API's names
     AUGMENTS,
@@ -144,6 +145,11 @@ def validate(config, info, num_replicas=1):
         check(config.ada_kimg > 0, "ada_kimg", f"must be > 0, got {config.ada_kimg}")
         check(config.aug_p is None or 0 <= config.aug_p <= 1, "aug_p",
                f"must be in [0, 1], got {config.aug_p}")
+        if config.augment != "rot90":
+            try:
+                parse_pipeline(config.ada_pipeline)
+            except ValueError as error:
+                raise ConfigError(f"--ada_pipeline: {error}") from None
         # ADA pads by the transformed corners as stylegan2-ada: data-dependent shapes.
         check(not config.xla, "xla", f"cannot compile --augment={config.augment} (its "
                "padding depends on the sampled transforms); drop --xla")

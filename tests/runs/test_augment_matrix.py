@@ -9,7 +9,10 @@ The ADA-on-StyleGAN2 case is the one that crashed on its first R1 step while eve
 passed. That ADA's p adapts when D overfits is tests/runs/test_resume.py's straight run.
 """
 
+import dataclasses
+import json
 import math
+import os
 
 import numpy as np
 import tensorflow as tf
@@ -17,6 +20,7 @@ from absl.testing import parameterized
 
 from tests.runs.harness import RunState, changed, initial_weights, read_log, tiny_config
 from tfdisgan import graph_memory, optimizers, training
+from tfdisgan.data import describe
 
 AUGMENTS = ("none", "classic", "diffaugment", "ada", "diffaugment+ada", "rot90")
 PRECISIONS = ("float32", "mixed_bfloat16", "mixed_float16")
@@ -89,6 +93,34 @@ class AugmentMatrixTest(tf.test.TestCase, parameterized.TestCase):
             self.assertTrue(state.model.augment_reals_only)
             self.assertEqual(state.augment_state()["p"], 1.0)
             self.assertEqual([line["aug_p"] for line in lines], [1.0, 1.0, 1.0])
+
+
+class AdaPipelineTest(tf.test.TestCase):
+    def test_a_chosen_pipeline_trains_stylegan2_and_is_restored(self):
+        # --ada_pipeline=bg (stylegan2-ada's --augpipe: geometry without colour, the study's
+        # ablation of ADA's colour transforms) on the main model's defaults, R1 on.
+        config = tiny_config("stylegan2", self.get_temp_dir(), augment="ada",
+                             ada_pipeline="bg", aug_p=0.5, steps=2)
+        run_dir = training.run(config, verbose=False)
+        lines = read_log(run_dir)
+        self.assertGreater(lines[0]["r1"], 0.0)
+        self.assertEqual([line["aug_p"] for line in lines], [0.5, 0.5])
+        state = RunState(run_dir, config)
+        augment = state.model.augment
+        self.assertEqual(augment.pipeline, "bg")
+        self.assertIn("rotate", augment._names)
+        self.assertNotIn("brightness", augment._names)  # no colour transform
+        start = initial_weights(config)
+        self.assertNotEmpty(changed(state.weights(), start, "generator/", atol=1e-7))
+        with open(os.path.join(run_dir, "config.json")) as handle:
+            self.assertEqual(json.load(handle)["ada_pipeline"], "bg")
+        # A resume may not change it; an unknown pipeline names the flag.
+        with self.assertRaisesRegex(training.ConfigError, "ada_pipeline"):
+            training.run(dataclasses.replace(config, resume=run_dir, ada_pipeline="bgc",
+                                             steps=3), verbose=False)
+        with self.assertRaisesRegex(training.ConfigError, "--ada_pipeline: .*sepia"):
+            bad = dataclasses.replace(config, ada_pipeline="sepia")
+            training.validate(bad, describe(bad.data))
 
 
 if __name__ == "__main__":

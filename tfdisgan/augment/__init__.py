@@ -25,6 +25,7 @@ def get_augment(
     ada_target: float = 0.6,
     ada_kimg: float = 500.0,
     aug_p: float | None = None,
+    ada_pipeline: str = "bgc",
 ):
     """Builds the augment layer named by a flag value.
 
@@ -40,6 +41,8 @@ def get_augment(
         ada_kimg: float > 0, thousands of images for ADA's ``p`` to move by 1. Default 500.
         aug_p: float in [0, 1] or None: a fixed ADA probability (no adaptation); None
             adapts ``p`` from 0. Default None.
+        ada_pipeline: str, the ADA pipeline of ``"ada"`` and ``"diffaugment+ada"`` (a
+            stylegan2-ada preset or op names, see `AdaptiveAugment`). Default ``"bgc"``.
 
     Returns:
         None for ``"none"``, else a ``DiffAugment``, ``ClassicAugment`` or
@@ -70,6 +73,7 @@ def get_augment(
             target=ada_target if aug_p is None else None,
             ada_kimg=ada_kimg,
             diffaugment=policy if key == "diffaugment+ada" else "",
+            pipeline=ada_pipeline,
             seed=seed,
         )
     return ClassicAugment(seed=seed)

@@ -87,6 +87,7 @@ class StudyConfig:
             and D(real) on the training reals leaves D(held-out). None: at the end only.
         ada_kimg: ADA's adjustment speed (None: a fifth of the budget, so p can reach its
             level inside a short run; stylegan2-ada's 500 is for runs of thousands of kimg).
+        ada_pipeline: the ADA arms' pipeline (TrainConfig.ada_pipeline; "bg": no colour).
         freeze_d: FreezeD blocks of the transfer arm's fine-tuning.
         num_gen: fakes per arm for the metrics and the leak test (None: as many as reals,
             at most 2000).
@@ -131,6 +132,7 @@ class StudyConfig:
     diffaugment: str = "color,translation,cutout"
     eval_kimg: float | None = None
     ada_kimg: float | None = None
+    ada_pipeline: str = "bgc"
     freeze_d: int = 0
     num_gen: int | None = None
     feature_net: str = "auto"
@@ -171,6 +173,7 @@ FLAG_HELP = {
     "eval_kimg": "Evaluate every arm every this many kimg and plot the curves (default: at "
                  "the end only).",
     "ada_kimg": "ADA adjustment speed (default: a fifth of the budget).",
+    "ada_pipeline": "ADA arms' pipeline, as train.py's --ada_pipeline (bgc; bg: no colour).",
     "freeze_d": "FreezeD blocks when fine-tuning (transfer).",
     "num_gen": "Fakes per arm (default: as many as reals, <= 2000).",
     "feature_net": "FID/KID's feature network; auto: whichever is on this machine, else none.",
@@ -342,7 +345,8 @@ def train_config(config, arm, run_dir_parent, transfer_from=""):
     if leak_p(arm) is not None:
         augment, extra["aug_p"] = LEAK_ARM, leak_p(arm)
     if augment in ("ada", "diffaugment+ada"):
-        extra["ada_kimg"] = config.ada_kimg or max(budget / 5, 1e-3)
+        extra.update(ada_kimg=config.ada_kimg or max(budget / 5, 1e-3),
+                     ada_pipeline=config.ada_pipeline)
     if arm == "transfer":
         extra.update(transfer_from=transfer_from, freeze_d=config.freeze_d)
     return training.TrainConfig(
