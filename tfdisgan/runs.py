@@ -20,6 +20,7 @@ Run folder::
     RUN_DIR/tensorboard/     scalars and sample grids
 """
 
+import dataclasses
 import gc
 import glob
 import json
@@ -136,8 +137,12 @@ def compare_on_resume(config, run_dir):
         stored = json.load(handle)
     if config.model == "dcgan" and stored.get("cfg") == "auto":
         stored["cfg"] = None  # runs written before --cfg became StyleGAN2-only
+    # A setting newer than the run folder is missing from its config.json: the run used
+    # the field's default (e.g. --ada_pipeline, bgc before it could be chosen).
+    defaults = {f.name: None if f.default is dataclasses.MISSING else f.default
+                for f in dataclasses.fields(config)}
     for key in FIXED_ON_RESUME:
-        old, new = stored.get(key), getattr(config, key)
+        old, new = stored.get(key, defaults[key]), getattr(config, key)
         if isinstance(new, tuple):
             new = list(new)
         check(old == new, key, f"is {new!r} but the run being resumed ({run_dir}) used "
