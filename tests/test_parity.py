@@ -38,6 +38,19 @@ with open(os.path.join(out, "argv.json"), "w") as handle:
 '''
 
 
+def _stand_in(outdir):
+    """(the stand-in official script, a fake official tree) written under `outdir`."""
+    stand_in = os.path.join(outdir, "stand_in.py")
+    with open(stand_in, "w") as handle:
+        handle.write(STAND_IN)
+    root = os.path.join(outdir, "tree")
+    os.makedirs(os.path.join(root, "training"))
+    open(os.path.join(root, "training", "training_loop.py"), "w").close()
+    os.environ["STAND_IN_PKL"] = os.path.join(REPO, "tests", "compat", "sg2ada_pytorch",
+                                              "tiny-cond16.pkl")
+    return stand_in, root
+
+
 def _tiny(outdir, **overrides):
     return parity.ParityConfig(**{**dict(
         outdir=outdir, data="procedural:32", resolution=16, kimg=0.008, eval_kimg=0.004,
@@ -90,14 +103,7 @@ class CheckConfigTest(tf.test.TestCase):
 class ParityRunTest(tf.test.TestCase):
     def test_the_official_side_is_run_imported_evaluated_and_reported(self):
         outdir = self.get_temp_dir()
-        stand_in = os.path.join(outdir, "stand_in.py")
-        with open(stand_in, "w") as handle:
-            handle.write(STAND_IN)
-        root = os.path.join(outdir, "tree")
-        os.makedirs(os.path.join(root, "training"))
-        open(os.path.join(root, "training", "training_loop.py"), "w").close()
-        os.environ["STAND_IN_PKL"] = os.path.join(REPO, "tests", "compat", "sg2ada_pytorch",
-                                                  "tiny-cond16.pkl")
+        stand_in, root = _stand_in(outdir)
         report_dir = os.path.join(outdir, "report")
         config = _tiny(outdir, sides=("official",), kimg=2.0, eval_kimg=1.0,
                        peer_python=sys.executable, peer_root=root, peer_script=stand_in,
@@ -145,14 +151,7 @@ class ParityRunTest(tf.test.TestCase):
         # The benchmark's loop-vs-loop figure (scripts/benchmark.py --suites=demo32): ours
         # trains for real through training.run, the official side is the stand-in.
         outdir = self.get_temp_dir()
-        stand_in = os.path.join(outdir, "stand_in.py")
-        with open(stand_in, "w") as handle:
-            handle.write(STAND_IN)
-        root = os.path.join(outdir, "tree")
-        os.makedirs(os.path.join(root, "training"))
-        open(os.path.join(root, "training", "training_loop.py"), "w").close()
-        os.environ["STAND_IN_PKL"] = os.path.join(REPO, "tests", "compat", "sg2ada_pytorch",
-                                                  "tiny-cond16.pkl")
+        stand_in, root = _stand_in(outdir)
         config = _tiny(outdir, kimg=0.012, eval_kimg=0.004, peer_python=sys.executable,
                        peer_root=root, peer_script=stand_in)
         result = parity.loop_speeds(config, log=lambda *_: None)

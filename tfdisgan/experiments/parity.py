@@ -277,7 +277,7 @@ def loop_speeds(config, arm="plain", seed=0, log=print):
     start-up), as in `run_parity`.
 
     Returns:
-        dict: ``ours`` and ``official`` (img/s, wall s, ticks measured) and
+        dict: ``ours`` and ``official`` (``images_per_s``, ``wall_s``) and
         ``ours_over_official``.
     """
     if not 0 < config.eval_kimg < config.kimg:
@@ -288,10 +288,9 @@ def loop_speeds(config, arm="plain", seed=0, log=print):
     export_reals(reals, labels, data_dir)
     never = 1_000_000  # snapshot ticks: only the final snapshot
     result = {"kimg": config.kimg, "tick_kimg": config.eval_kimg, "arm": arm}
-    for side, train in (("ours", lambda: _train_ours(config, arm, seed, log, never)),
-                        ("official", lambda: _train_official(config, arm, seed, data_dir,
-                                                             log, never))):
-        entry = train()
+    entries = {"ours": _train_ours(config, arm, seed, log, never),
+               "official": _train_official(config, arm, seed, data_dir, log, never)}
+    for side, entry in entries.items():
         result[side] = {"images_per_s": entry["img_per_s"], "wall_s": round(entry["wall_s"], 1)}
     ours, official = result["ours"]["images_per_s"], result["official"]["images_per_s"]
     result["ours_over_official"] = round(ours / official, 3) if ours and official else None

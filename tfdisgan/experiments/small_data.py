@@ -85,8 +85,7 @@ class StudyConfig:
         eval_kimg: evaluate every arm every `eval_kimg` (a checkpoint kept at each) and
             plot the metrics against kimg (study_curves.png): where an arm's quality turns
             and D(real) on the training reals leaves D(held-out). None: at the end only.
-        ada_kimg: ADA's adjustment speed (None: a fifth of the budget, so p can reach its
-            level inside a short run; stylegan2-ada's 500 is for runs of thousands of kimg).
+        ada_kimg: ADA's speed (None: a fifth of the budget, so p settles in a short run).
         ada_pipeline: the ADA arms' pipeline (TrainConfig.ada_pipeline; "bg": no colour).
         freeze_d: FreezeD blocks of the transfer arm's fine-tuning.
         num_gen: fakes per arm for the metrics and the leak test (None: as many as reals,
@@ -328,7 +327,7 @@ def train_config(config, arm, run_dir_parent, transfer_from=""):
         cfg=config.cfg if config.model == "stylegan2" else None,
         resolution=config.resolution, batch=config.batch, seed=config.seed,
         grid_seeds=config.grid_images, showcase=False, precision=config.precision,
-        diffaugment=config.diffaugment, **ticks,
+        diffaugment=config.diffaugment, ada_pipeline=config.ada_pipeline, **ticks,
     )
     if config.model == "dcgan":
         common.update(base_channels=config.base_channels, max_channels=config.max_channels)
@@ -345,8 +344,7 @@ def train_config(config, arm, run_dir_parent, transfer_from=""):
     if leak_p(arm) is not None:
         augment, extra["aug_p"] = LEAK_ARM, leak_p(arm)
     if augment in ("ada", "diffaugment+ada"):
-        extra.update(ada_kimg=config.ada_kimg or max(budget / 5, 1e-3),
-                     ada_pipeline=config.ada_pipeline)
+        extra["ada_kimg"] = config.ada_kimg or max(budget / 5, 1e-3)
     if arm == "transfer":
         extra.update(transfer_from=transfer_from, freeze_d=config.freeze_d)
     return training.TrainConfig(
